@@ -1,0 +1,350 @@
+package apply
+
+import (
+	"encoding/json"
+	"sort"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/nowakeai/svcmux/pkg/api"
+	"github.com/nowakeai/svcmux/pkg/plan"
+)
+
+// Diff returns the minimal writes that bring the live objects of s to plan p, in
+// stage order. Nothing changed ⇒ no writes. A frozen plan writes nothing.
+func Diff(p plan.Plan, s plan.Snapshot) []Write {
+	if p.Frozen {
+		return nil
+	}
+	var out []Write
+	out = append(out, stateWrites(p, s)...)
+	out = append(out, muxWrites(p, s)...)
+	out = append(out, endpointWrites(p, s)...)
+	channels := map[string]*corev1.Service{}
+	for _, c := range s.Channels {
+		channels[c.Namespace+"/"+c.Name] = c
+	}
+	strip := map[string]bool{}
+	for _, r := range p.StripFinalizers {
+		strip[r.String()] = true
+	}
+	for _, o := range p.Channels {
+		if svc := channels[o.Channel.String()]; svc != nil {
+			out = append(out, channelWrites(o, svc, p.Keys, strip[o.Channel.String()])...)
+		}
+	}
+	return out
+}
+
+// DiffUnattached returns the writes for a Service planned by plan.Unattached.
+func DiffUnattached(o plan.ChannelOutcome, svc *corev1.Service, keys api.Keys) []Write {
+	return channelWrites(o, svc, keys, false)
+}
+
+func stateWrites(p plan.Plan, s plan.Snapshot) []Write {
+	st := p.State
+	if !st.Write {
+		return nil
+	}
+	w := Write{Stage: StageState, Kind: KindState, Resource: "configmaps", Namespace: p.Mux.Namespace, Name: st.Name,
+		Fields: []string{"data[" + api.StateKey + "]"}}
+	if st.Create {
+		w.Verb = VerbCreate
+		w.Object = &corev1.ConfigMap{
+			ObjectMeta: metav1.ObjectMeta{Name: st.Name, Namespace: p.Mux.Namespace, Labels: st.Labels, Annotations: st.Annotations},
+			Data:       map[string]string{api.StateKey: st.Encoded},
+		}
+		return []Write{w}
+	}
+	w.Verb = VerbPatch
+	w.PatchType = types.MergePatchType
+	w.Patch = mustJSON(map[string]any{
+		"metadata": map[string]any{"annotations": st.Annotations, "resourceVersion": s.StateConfigMap.ResourceVersion},
+		"data":     map[string]string{api.StateKey: st.Encoded},
+	})
+	return []Write{w}
+}
+
+// muxWrites patches spec.ports, the agent-owned annotations and a leftover
+// finalizer in one request. Ports are sent without nodePort: the API server keeps a
+// port's NodePort by port name, and an unchanged port keeps its name.
+func muxWrites(p plan.Plan, s plan.Snapshot) []Write {
+	mux := s.Mux
+	meta := map[string]any{}
+	spec := map[string]any{}
+	var fields []string
+	if !samePorts(mux.Spec.Ports, p.Ports) {
+		ports := make([]map[string]any, len(p.Ports))
+		for i, sp := range p.Ports {
+			ports[i] = map[string]any{"name": sp.Name, "port": sp.Port, "protocol": sp.Protocol}
+		}
+		spec["ports"] = ports
+		fields = append(fields, "spec.ports")
+	}
+	if ann, changed := annotationPatch(mux.Annotations, p.Annotations, p.RemoveAnnotations); len(changed) > 0 {
+		meta["annotations"] = ann
+		fields = append(fields, changed...)
+	}
+	for _, r := range p.StripFinalizers {
+		if r == p.Mux {
+			meta["finalizers"] = without(mux.Finalizers, p.Keys.Finalizer)
+			meta["resourceVersion"] = mux.ResourceVersion
+			fields = append(fields, "metadata.finalizers")
+		}
+	}
+	if len(fields) == 0 {
+		return nil
+	}
+	body := map[string]any{"metadata": meta}
+	if len(spec) > 0 {
+		body["spec"] = spec
+	}
+	return []Write{{Stage: StageMux, Kind: KindMux, Verb: VerbPatch, Resource: "services", Namespace: mux.Namespace,
+		Name: mux.Name, Fields: fields, PatchType: types.MergePatchType, Patch: mustJSON(body)}}
+}
+
+// samePorts compares {name, port, protocol} as sets: the API server adds
+// targetPort and nodePort, and order carries no meaning.
+func samePorts(live, want []corev1.ServicePort) bool {
+	if len(live) != len(want) {
+		return false
+	}
+	id := func(sp corev1.ServicePort) string {
+		proto := sp.Protocol
+		if proto == "" {
+			proto = corev1.ProtocolTCP
+		}
+		b, _ := json.Marshal([]any{sp.Name, sp.Port, proto})
+		return string(b)
+	}
+	set := map[string]bool{}
+	for _, sp := range live {
+		set[id(sp)] = true
+	}
+	for _, sp := range want {
+		if !set[id(sp)] {
+			return false
+		}
+	}
+	return true
+}
+
+// annotationPatch returns the merge-patch annotations (nil value = delete) and the
+// changed field names, sorted.
+func annotationPatch(live, want map[string]string, remove []string) (map[string]any, []string) {
+	patch := map[string]any{}
+	var fields []string
+	for k, v := range want {
+		if lv, ok := live[k]; !ok || lv != v {
+			patch[k] = v
+			fields = append(fields, "metadata.annotations["+k+"]")
+		}
+	}
+	for _, k := range remove {
+		if _, ok := live[k]; ok {
+			patch[k] = nil
+			fields = append(fields, "metadata.annotations["+k+"]")
+		}
+	}
+	sort.Strings(fields)
+	return patch, fields
+}
+
+func without(list []string, drop string) []string {
+	out := []string{}
+	for _, x := range list {
+		if x != drop {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func endpointWrites(p plan.Plan, s plan.Snapshot) []Write {
+	var out []Write
+	live := map[string]*discoveryv1.EndpointSlice{}
+	for _, sl := range plan.OwnedSlices(s.MuxSlices) {
+		live[sl.Name] = sl
+	}
+	for _, want := range p.Slices {
+		w := Write{Stage: StageEndpoints, Kind: KindSlice, Resource: "endpointslices", Namespace: want.Namespace, Name: want.Name}
+		l, ok := live[want.Name]
+		delete(live, want.Name)
+		switch {
+		case !ok:
+			w.Verb, w.Object, w.Fields = VerbCreate, want.DeepCopy(), []string{"endpoints", "ports"}
+		case l.AddressType != want.AddressType: // immutable: replace
+			out = append(out, Write{Stage: StageEndpoints, Kind: KindSlice, Verb: VerbDelete, Resource: "endpointslices",
+				Namespace: l.Namespace, Name: l.Name})
+			w.Verb, w.Object, w.Fields = VerbCreate, want.DeepCopy(), []string{"addressType"}
+		case plan.SliceDiffers(want, l):
+			w.Verb, w.Object, w.Fields = VerbUpdate, mergeSlice(l, want), []string{"endpoints", "ports", "metadata"}
+		default:
+			continue
+		}
+		out = append(out, w)
+	}
+	stale := make([]string, 0, len(live))
+	for name := range live {
+		stale = append(stale, name)
+	}
+	sort.Strings(stale)
+	for _, name := range stale {
+		out = append(out, Write{Stage: StageCleanup, Kind: KindSlice, Verb: VerbDelete, Resource: "endpointslices",
+			Namespace: p.Mux.Namespace, Name: name})
+	}
+	out = append(out, legacyWrites(p, s)...)
+	return out
+}
+
+// mergeSlice is live with the desired content and svcmux's labels and annotations,
+// keeping anything else others put on it.
+func mergeSlice(live, want *discoveryv1.EndpointSlice) *discoveryv1.EndpointSlice {
+	u := live.DeepCopy()
+	u.Labels = mergeMap(u.Labels, want.Labels)
+	u.Annotations = mergeMap(u.Annotations, want.Annotations)
+	u.OwnerReferences = want.OwnerReferences
+	u.Endpoints = want.Endpoints
+	u.Ports = want.Ports
+	return u
+}
+
+func mergeMap(base, over map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range base {
+		out[k] = v
+	}
+	for k, v := range over {
+		out[k] = v
+	}
+	return out
+}
+
+func legacyWrites(p plan.Plan, s plan.Snapshot) []Write {
+	live := s.MuxEndpoints
+	w := Write{Stage: StageEndpoints, Kind: KindEndpoints, Resource: "endpoints", Namespace: p.Mux.Namespace, Name: p.Mux.Name}
+	switch {
+	case p.Endpoints != nil && live == nil:
+		w.Verb, w.Object, w.Fields = VerbCreate, p.Endpoints.DeepCopy(), []string{"subsets"}
+	case p.Endpoints != nil && plan.EndpointsDiffers(p.Endpoints, live):
+		u := live.DeepCopy()
+		u.Labels = mergeMap(u.Labels, p.Endpoints.Labels)
+		u.Annotations = mergeMap(u.Annotations, p.Endpoints.Annotations)
+		u.OwnerReferences = p.Endpoints.OwnerReferences
+		u.Subsets = p.Endpoints.Subsets
+		w.Verb, w.Object, w.Fields = VerbUpdate, u, []string{"subsets", "metadata"}
+	case p.DeleteLegacyEndpoints && live != nil:
+		// Only after our slices exist: a mirrored slice would route to stale backends.
+		w.Stage, w.Verb, w.Fields = StageCleanup, VerbDelete, []string{"takeover"}
+	default:
+		return nil
+	}
+	return []Write{w}
+}
+
+// channelWrites patches the ports annotation (and a leftover finalizer) on the
+// object, and status (ingress and the Accepted condition) on the status subresource.
+func channelWrites(o plan.ChannelOutcome, svc *corev1.Service, keys api.Keys, stripFinalizer bool) []Write {
+	var out []Write
+	meta := map[string]any{}
+	var fields []string
+	live, has := svc.Annotations[keys.Ports]
+	switch {
+	case o.PortsAnnotation == nil && has:
+		meta["annotations"] = map[string]any{keys.Ports: nil}
+	case o.PortsAnnotation != nil && (!has || live != *o.PortsAnnotation):
+		meta["annotations"] = map[string]any{keys.Ports: *o.PortsAnnotation}
+	}
+	if meta["annotations"] != nil {
+		fields = append(fields, "metadata.annotations["+keys.Ports+"]")
+	}
+	if stripFinalizer {
+		meta["finalizers"] = without(svc.Finalizers, keys.Finalizer)
+		meta["resourceVersion"] = svc.ResourceVersion
+		fields = append(fields, "metadata.finalizers")
+	}
+	if len(fields) > 0 {
+		out = append(out, Write{Stage: StageChannels, Kind: KindChannel, Verb: VerbPatch, Resource: "services",
+			Namespace: svc.Namespace, Name: svc.Name, Fields: fields, PatchType: types.MergePatchType,
+			Patch: mustJSON(map[string]any{"metadata": meta})})
+	}
+	if w, ok := statusWrite(o, svc, keys); ok {
+		out = append(out, w)
+	}
+	return out
+}
+
+// statusWrite replaces status.loadBalancer.ingress and the conditions list (ours
+// swapped in, others kept) under a resourceVersion precondition, so a condition
+// another controller adds meanwhile is never lost: the write conflicts and retries.
+func statusWrite(o plan.ChannelOutcome, svc *corev1.Service, keys api.Keys) (Write, bool) {
+	var conds []metav1.Condition
+	for _, c := range svc.Status.Conditions {
+		if c.Type != keys.AcceptedCondition {
+			conds = append(conds, c)
+		}
+	}
+	if o.Condition != nil {
+		conds = append(conds, *o.Condition)
+		sort.SliceStable(conds, func(i, j int) bool { return conds[i].Type < conds[j].Type })
+	}
+	var fields []string
+	status := map[string]any{}
+	if !equality.Semantic.DeepEqual(emptyNil(svc.Status.LoadBalancer.Ingress), emptyNil(o.Ingress)) {
+		status["loadBalancer"] = map[string]any{"ingress": emptyNil(o.Ingress)}
+		fields = append(fields, "status.loadBalancer")
+	}
+	if !sameConditions(svc.Status.Conditions, conds) {
+		if len(conds) == 0 {
+			status["conditions"] = nil
+		} else {
+			status["conditions"] = conds
+		}
+		fields = append(fields, "status.conditions")
+	}
+	if len(fields) == 0 {
+		return Write{}, false
+	}
+	return Write{Stage: StageChannels, Kind: KindChannel, Verb: VerbPatch, Resource: "services", Subresource: "status",
+		Namespace: svc.Namespace, Name: svc.Name, Fields: fields, PatchType: types.MergePatchType,
+		Patch: mustJSON(map[string]any{"metadata": map[string]any{"resourceVersion": svc.ResourceVersion}, "status": status})}, true
+}
+
+func emptyNil(in []corev1.LoadBalancerIngress) []corev1.LoadBalancerIngress {
+	if len(in) == 0 {
+		return nil
+	}
+	return in
+}
+
+// sameConditions compares by type, ignoring order; lastTransitionTime compares at
+// second precision, which is what the API server stores.
+func sameConditions(a, b []metav1.Condition) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	byType := map[string]metav1.Condition{}
+	for _, c := range a {
+		byType[c.Type] = c
+	}
+	for _, c := range b {
+		o, ok := byType[c.Type]
+		if !ok || o.Status != c.Status || o.Reason != c.Reason || o.Message != c.Message ||
+			o.ObservedGeneration != c.ObservedGeneration || !o.LastTransitionTime.Rfc3339Copy().Time.Equal(c.LastTransitionTime.Rfc3339Copy().Time) {
+			return false
+		}
+	}
+	return true
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic("apply: marshal patch: " + err.Error()) // only plain maps and API types reach here
+	}
+	return b
+}

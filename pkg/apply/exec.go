@@ -1,0 +1,139 @@
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/nowakeai/svcmux/pkg/api"
+)
+
+// Executor performs writes with one field manager. Stages run in order; the
+// writes of one stage run concurrently, at most Workers at a time, so a mux with
+// a thousand channels is not written one request at a time.
+type Executor struct {
+	Client  kubernetes.Interface
+	DryRun  bool
+	Workers int
+}
+
+// Result counts the writes made (or, in dry-run, that would be made) by kind.
+type Result struct {
+	Writes    map[Kind]int
+	Conflicts int
+}
+
+// Total is the number of writes.
+func (r Result) Total() int {
+	n := 0
+	for _, v := range r.Writes {
+		n += v
+	}
+	return n
+}
+
+// Run executes writes stage by stage. The first error of a stage stops the later
+// stages (their writes may depend on it); every error is returned joined, and
+// apierrors.IsConflict on the result tells a retry-worthy race.
+func (e *Executor) Run(ctx context.Context, writes []Write) (Result, error) {
+	res := Result{Writes: map[Kind]int{}}
+	byStage := map[Stage][]Write{}
+	var stages []Stage
+	for _, w := range writes {
+		if _, ok := byStage[w.Stage]; !ok {
+			stages = append(stages, w.Stage)
+		}
+		byStage[w.Stage] = append(byStage[w.Stage], w)
+	}
+	sortStages(stages)
+	for _, st := range stages {
+		if err := e.runStage(ctx, byStage[st], &res); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+func sortStages(s []Stage) {
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+}
+
+func (e *Executor) runStage(ctx context.Context, writes []Write, res *Result) error {
+	workers := max(e.Workers, 1)
+	sem := make(chan struct{}, workers)
+	var mu sync.Mutex
+	var errs []error
+	var wg sync.WaitGroup
+	for _, w := range writes {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(w Write) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			err := e.do(ctx, w)
+			if apierrors.IsNotFound(err) && w.Verb == VerbDelete {
+				err = nil // already gone is what we wanted
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if apierrors.IsConflict(err) {
+					res.Conflicts++
+				}
+				errs = append(errs, fmt.Errorf("%s: %w", w, err))
+				return
+			}
+			res.Writes[w.Kind]++
+		}(w)
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func (e *Executor) do(ctx context.Context, w Write) error {
+	if e.DryRun {
+		return nil
+	}
+	create := metav1.CreateOptions{FieldManager: api.FieldManager}
+	update := metav1.UpdateOptions{FieldManager: api.FieldManager}
+	patch := metav1.PatchOptions{FieldManager: api.FieldManager}
+	var subresources []string
+	if w.Subresource != "" {
+		subresources = []string{w.Subresource}
+	}
+	var err error
+	switch w.Resource + "/" + string(w.Verb) {
+	case "services/patch":
+		_, err = e.Client.CoreV1().Services(w.Namespace).Patch(ctx, w.Name, w.PatchType, w.Patch, patch, subresources...)
+	case "configmaps/create":
+		_, err = e.Client.CoreV1().ConfigMaps(w.Namespace).Create(ctx, w.Object.(*corev1.ConfigMap), create)
+	case "configmaps/patch":
+		_, err = e.Client.CoreV1().ConfigMaps(w.Namespace).Patch(ctx, w.Name, w.PatchType, w.Patch, patch)
+	case "endpointslices/create":
+		_, err = e.Client.DiscoveryV1().EndpointSlices(w.Namespace).Create(ctx, w.Object.(*discoveryv1.EndpointSlice), create)
+	case "endpointslices/update":
+		_, err = e.Client.DiscoveryV1().EndpointSlices(w.Namespace).Update(ctx, w.Object.(*discoveryv1.EndpointSlice), update)
+	case "endpointslices/delete":
+		err = e.Client.DiscoveryV1().EndpointSlices(w.Namespace).Delete(ctx, w.Name, metav1.DeleteOptions{})
+	case "endpoints/create":
+		_, err = e.Client.CoreV1().Endpoints(w.Namespace).Create(ctx, w.Object.(*corev1.Endpoints), create)
+	case "endpoints/update":
+		_, err = e.Client.CoreV1().Endpoints(w.Namespace).Update(ctx, w.Object.(*corev1.Endpoints), update)
+	case "endpoints/delete":
+		err = e.Client.CoreV1().Endpoints(w.Namespace).Delete(ctx, w.Name, metav1.DeleteOptions{})
+	default:
+		err = fmt.Errorf("apply: unsupported write %s", w)
+	}
+	return err
+}

@@ -1,0 +1,80 @@
+// Package apply turns a Plan and the live objects it was computed from into the
+// minimal list of API writes (pure: Diff), and performs them (Executor). The agent
+// runs both; the kubectl plugin shows Diff as drift and dry-run output.
+package apply
+
+import (
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// Kind is the kind of object a write touches, as counted in metrics.
+type Kind string
+
+const (
+	KindMux       Kind = "mux"
+	KindChannel   Kind = "channel"
+	KindState     Kind = "state"
+	KindSlice     Kind = "endpointslice"
+	KindEndpoints Kind = "endpoints"
+)
+
+// Verb is the API operation.
+type Verb string
+
+const (
+	VerbCreate Verb = "create"
+	VerbUpdate Verb = "update"
+	VerbPatch  Verb = "patch"
+	VerbDelete Verb = "delete"
+)
+
+// Stage orders writes: every write of a stage finishes before the next stage
+// starts; writes inside a stage may run concurrently.
+type Stage int
+
+const (
+	// StageState persists claims before they are exposed anywhere.
+	StageState Stage = iota
+	// StageMux writes mux spec.ports and annotations.
+	StageMux
+	// StageEndpoints creates and updates the mux's own endpoints.
+	StageEndpoints
+	// StageCleanup deletes stale slices and, after ours exist, the Python Endpoints.
+	StageCleanup
+	// StageChannels writes channel annotations, status and finalizers.
+	StageChannels
+)
+
+// Write is one API request.
+type Write struct {
+	Stage     Stage
+	Kind      Kind
+	Verb      Verb
+	Namespace string
+	Name      string
+	// Fields names what changes, for drift and dry-run output ("spec.ports", ...).
+	Fields []string
+	// Patch payload (VerbPatch): a JSON merge patch, optionally on a subresource.
+	Patch       []byte
+	PatchType   types.PatchType
+	Subresource string
+	// Object for VerbCreate and VerbUpdate.
+	Object runtime.Object
+	// Resource is the plural resource name: services, configmaps, endpointslices, endpoints.
+	Resource string
+}
+
+// String is a one-line description: "patch services app/api status (status.conditions)".
+func (w Write) String() string {
+	s := fmt.Sprintf("%s %s %s/%s", w.Verb, w.Resource, w.Namespace, w.Name)
+	if w.Subresource != "" {
+		s += " " + w.Subresource
+	}
+	if len(w.Fields) > 0 {
+		s += fmt.Sprintf(" %v", w.Fields)
+	}
+	return s
+}

@@ -1,0 +1,219 @@
+package plan
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/nowakeai/svcmux/pkg/api"
+	"github.com/nowakeai/svcmux/pkg/ports"
+	"github.com/nowakeai/svcmux/pkg/state"
+)
+
+// decision is what admission concluded for one channel.
+type decision struct {
+	accepted bool
+	kept     bool
+	why      *rejection
+	served   []servedPort // in spec.ports order
+}
+
+// servedPort is one channel port on the mux.
+type servedPort struct {
+	pv    portView
+	key   ports.Key
+	claim state.Claim
+}
+
+// admitAll decides every channel: owners first, then newcomers, each group in
+// namespace/name order. Only owners and channels already admitted reserve ports,
+// so a refused newcomer never pushes an owner anywhere.
+func (p *pass) admitAll() {
+	var newcomers []*channelView
+	for _, c := range p.channels {
+		if p.isOwner(c) {
+			p.decisions[c] = p.admit(c)
+		} else {
+			newcomers = append(newcomers, c)
+		}
+	}
+	for _, c := range newcomers {
+		p.decisions[c] = p.admit(c)
+	}
+}
+
+func (p *pass) admit(c *channelView) decision {
+	if c.invalid != nil {
+		return p.refuse(c, c.invalid)
+	}
+	if p.limit > 0 && p.served+len(c.ports) > p.limit {
+		return p.refuse(c, &rejection{reason: api.ReasonMuxPortLimitExceeded, message: fmt.Sprintf(
+			"mux %s is limited to %d port(s) and serves %d; channel %s needs %d more; remove ports or raise %s",
+			p.mux, p.limit, p.served, c.ref, len(c.ports), p.keys.MaxPorts)})
+	}
+	keys := make([]ports.Key, len(c.ports))
+	needAlloc := make([]bool, len(c.ports))
+	for i, pv := range c.ports {
+		if pv.kind != mapAuto {
+			keys[i] = ports.NewKey(pv.want, pv.protocol)
+			continue
+		}
+		k, alloc, why := p.autoPort(c, pv)
+		if why != nil {
+			return p.refuse(c, why)
+		}
+		keys[i], needAlloc[i] = k, alloc
+	}
+	if why := p.conflicts(c, keys, needAlloc); why != nil {
+		return p.refuse(c, why)
+	}
+	// Reserve the requested keys tentatively so allocation cannot hand out one of
+	// this channel's own ports; undo them if allocation fails.
+	var added []ports.Key
+	undo := func() {
+		for _, k := range added {
+			p.ledger.Release(k)
+		}
+	}
+	for i, pv := range c.ports {
+		if !needAlloc[i] {
+			if _, taken := p.ledger.Owner(keys[i]); !taken {
+				p.ledger.Reserve(keys[i], c.owner(pv))
+				added = append(added, keys[i])
+			}
+		}
+	}
+	for i, pv := range c.ports {
+		if !needAlloc[i] {
+			continue
+		}
+		port, ok := p.ledger.Next(p.ranges, pv.protocol)
+		if !ok {
+			undo()
+			return p.refuse(c, &rejection{reason: api.ReasonInvalidPortMapping, message: fmt.Sprintf(
+				"channel %s: no available %s port in mux port range %s; widen %s on mux %s",
+				c.ref, pv.protocol, p.ranges, p.keys.PortRange, p.mux)})
+		}
+		keys[i] = ports.NewKey(port, pv.protocol)
+		p.ledger.Reserve(keys[i], c.owner(pv))
+		added = append(added, keys[i])
+	}
+	return p.commit(c, keys)
+}
+
+// autoPort picks the key of a name:auto port that needs no allocation (the owner's
+// held port), or says allocation is needed, or refuses when none may be given.
+func (p *pass) autoPort(c *channelView, pv portView) (ports.Key, bool, *rejection) {
+	h, held := p.held[pv.claimKey]
+	switch {
+	case held && p.rangeErr != nil:
+		return h.key, false, nil // owners keep their ports while the range is unreadable
+	case held && p.ranges.Contains(h.key.Port):
+		return h.key, false, nil
+	case p.rangeErr != nil:
+		return ports.Key{}, false, &rejection{reason: api.ReasonInvalidPortRange, message: fmt.Sprintf(
+			"channel %s: no automatic port is given while mux %s has an invalid %s: %v",
+			c.ref, p.mux, p.keys.PortRange, p.rangeErr)}
+	case len(p.ranges) == 0:
+		return ports.Key{}, false, &rejection{reason: api.ReasonInvalidPortMapping, message: fmt.Sprintf(
+			"channel %s: %s %s:auto: automatic allocation requires a mux port range; set %s on mux %s",
+			c.ref, p.keys.ExternalPorts, pv.name, p.keys.PortRange, p.mux)}
+	case !p.stateOK:
+		return ports.Key{}, false, &rejection{reason: api.ReasonPortAllocationStoreInvalid, message: fmt.Sprintf(
+			"channel %s: no automatic port is given while the mux state is unreadable: %s", c.ref, p.stateProblem)}
+	}
+	return ports.Key{}, true, nil
+}
+
+// conflicts checks the requested keys against owners other than this channel,
+// against each other, and the port names against other identities (hash collision).
+func (p *pass) conflicts(c *channelView, keys []ports.Key, needAlloc []bool) *rejection {
+	var msgs []string
+	seen := map[ports.Key]string{}
+	own := c.ref.String() + ":"
+	for i, pv := range c.ports {
+		if other, ok := p.names[pv.muxName]; ok && other != pv.claimKey {
+			msgs = append(msgs, fmt.Sprintf("mux port name %s of %s:%s collides with %s", pv.muxName, c.ref, pv.name, other))
+		}
+		if needAlloc[i] {
+			continue
+		}
+		k := keys[i]
+		if prev, dup := seen[k]; dup {
+			msgs = append(msgs, fmt.Sprintf("%s is already claimed by %s", k, prev))
+			continue
+		}
+		seen[k] = c.owner(pv)
+		if owner, ok := p.ledger.Owner(k); ok && !strings.HasPrefix(owner, own) {
+			msgs = append(msgs, fmt.Sprintf("%s is already claimed by %s", k, owner))
+		}
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	return &rejection{reason: api.ReasonMuxPortConflict,
+		message: fmt.Sprintf("channel %s: %s", c.ref, strings.Join(msgs, "; "))}
+}
+
+// commit makes keys this channel's: old holdings it no longer uses are released
+// (a later newcomer may take them in this very pass), the new ones recorded.
+func (p *pass) commit(c *channelView, keys []ports.Key) decision {
+	want := map[ports.Key]bool{}
+	for _, k := range keys {
+		want[k] = true
+	}
+	for _, pv := range c.ports {
+		if h, ok := p.held[pv.claimKey]; ok && !want[h.key] {
+			if owner, _ := p.ledger.Owner(h.key); owner == c.owner(pv) {
+				p.ledger.Release(h.key)
+			}
+		}
+	}
+	d := decision{accepted: true}
+	for i, pv := range c.ports {
+		p.ledger.Reserve(keys[i], c.owner(pv))
+		p.names[pv.muxName] = pv.claimKey
+		d.served = append(d.served, servedPort{pv: pv, key: keys[i], claim: p.claimFor(c, pv, keys[i], pv.source())})
+	}
+	p.served += len(keys)
+	return d
+}
+
+// refuse rejects c. An owner keeps serving what it held (SPEC §3: a bad edit never
+// takes a working channel down) as long as that fits the port limit; anyone else
+// gets nothing and its holdings are freed.
+func (p *pass) refuse(c *channelView, why *rejection) decision {
+	d := decision{why: why}
+	var kept []servedPort
+	for _, pv := range c.ports {
+		h, ok := p.held[pv.claimKey]
+		if !ok {
+			continue
+		}
+		cl := p.claimFor(c, pv, h.key, pv.source())
+		if h.claim != nil {
+			cl = *h.claim
+		}
+		kept = append(kept, servedPort{pv: pv, key: h.key, claim: cl})
+	}
+	if len(kept) > 0 && (p.limit == 0 || p.served+len(kept) <= p.limit) {
+		d.kept, d.served = true, kept
+		for _, sp := range kept {
+			p.names[sp.pv.muxName] = sp.pv.claimKey
+		}
+		p.served += len(kept)
+		return d
+	}
+	for _, sp := range kept {
+		if owner, _ := p.ledger.Owner(sp.key); owner == c.owner(sp.pv) {
+			p.ledger.Release(sp.key)
+		}
+	}
+	return d
+}
+
+func (p *pass) claimFor(c *channelView, pv portView, k ports.Key, source string) state.Claim {
+	return state.Claim{
+		Namespace: c.ref.Namespace, Service: c.ref.Name, PortName: pv.name, Protocol: pv.protocol,
+		ChannelPort: pv.channelPort, MuxPort: k.Port, Source: source,
+	}
+}

@@ -1,0 +1,241 @@
+package plan
+
+import (
+	"fmt"
+	"sort"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/nowakeai/svcmux/pkg/api"
+	"github.com/nowakeai/svcmux/pkg/ports"
+	"github.com/nowakeai/svcmux/pkg/state"
+)
+
+// pass is the working memory of one Compute call.
+type pass struct {
+	opts Options
+	keys api.Keys
+	snap Snapshot
+	mux  api.MuxRef
+
+	channels []*channelView // attached, namespace/name order
+	byClaim  map[string]portRef
+
+	ranges   ports.Ranges
+	rangeErr error
+	limit    int // 0 = no limit
+
+	stateOK      bool
+	stateProblem string
+	oldDoc       state.Document
+
+	ledger         *ports.Ledger
+	held           map[string]holding // claim key -> key held when the pass started
+	names          map[string]string  // mux port name -> claim key of the identity using it
+	served         int
+	decisions      map[*channelView]decision
+	readyByChannel map[ObjectRef]int
+
+	plan Plan
+}
+
+// Compute plans one mux. The snapshot is read, never written.
+func Compute(s Snapshot, o Options) Plan {
+	if o.EndpointsMode == "" {
+		o.EndpointsMode = EndpointsModeSlices
+	}
+	p := &pass{
+		opts: o, keys: o.Keys, snap: s,
+		mux:            api.MuxRef{Namespace: s.Mux.Namespace, Name: s.Mux.Name},
+		byClaim:        map[string]portRef{},
+		ledger:         ports.NewLedger(),
+		held:           map[string]holding{},
+		names:          map[string]string{},
+		decisions:      map[*channelView]decision{},
+		readyByChannel: map[ObjectRef]int{},
+	}
+	p.plan.Mux = ObjectRef{Kind: "Service", Namespace: s.Mux.Namespace, Name: s.Mux.Name, UID: s.Mux.UID}
+	p.plan.Keys = p.keys
+	p.plan.State.Name = StateConfigMapName(s.Mux, p.keys)
+	p.plan.State.Labels = map[string]string{api.LabelName: api.AppName, api.LabelComponent: api.ComponentMuxState}
+	p.plan.State.Annotations = map[string]string{p.keys.Mux: p.mux.String()}
+	if !p.readMux() {
+		p.plan.Frozen = true
+		return p.plan
+	}
+	p.project()
+	p.reserveOwners()
+	p.admitAll()
+	p.buildPorts()
+	p.buildState()
+	p.buildChannels()
+	p.buildEndpoints()
+	p.buildAnnotations()
+	p.buildFinalizers()
+	sortEvents(p.plan.Events)
+	return p.plan
+}
+
+// readMux validates the mux and its settings; false freezes the mux: nothing but
+// Events is applied until it is fixed, so its ports, endpoints and state stay.
+func (p *pass) readMux() bool {
+	mux := p.snap.Mux
+	if why := MuxProblem(mux); why != nil {
+		p.warnMux(why.reason, why.message)
+		p.plan.FrozenReason = why.reason
+		return false
+	}
+	limit, gke, err := portLimit(mux, p.keys)
+	if err != nil {
+		p.warnMux(api.ReasonInvalidMaxPorts, fmt.Sprintf("mux %s: %v; the mux keeps its current ports, endpoints and state until it is fixed", p.mux, err))
+		p.plan.FrozenReason = api.ReasonInvalidMaxPorts
+		return false
+	}
+	if gke != "" {
+		p.warnMux(api.ReasonGkePortLimitApplied, gke)
+	}
+	p.limit = limit
+	p.ranges, p.rangeErr = ports.ParsePortRange(mux.Annotations[p.keys.PortRange])
+	if p.rangeErr != nil {
+		p.ranges = nil
+		p.warnMux(api.ReasonInvalidPortRange, fmt.Sprintf("mux %s: annotation %s: %v; owners keep their ports, no new automatic port is given",
+			p.mux, p.keys.PortRange, p.rangeErr))
+	}
+	doc, err := readState(p.snap.StateConfigMap, mux, p.keys)
+	p.stateOK = err == nil
+	p.plan.State.Readable = p.stateOK
+	if err != nil {
+		p.stateProblem = err.Error()
+		p.plan.State.Problem = p.stateProblem
+		p.warnMux(api.ReasonPortAllocationStoreInvalid, p.stateProblem)
+	}
+	p.oldDoc = doc
+	return true
+}
+
+// project builds channel views in namespace/name order and indexes their ports.
+func (p *pass) project() {
+	for _, svc := range p.snap.Channels {
+		p.channels = append(p.channels, projectChannel(svc, p.keys))
+	}
+	sort.Slice(p.channels, func(i, j int) bool { return refLess(p.channels[i].ref, p.channels[j].ref) })
+	for _, c := range p.channels {
+		for i, pv := range c.ports {
+			p.byClaim[pv.claimKey] = portRef{c, i}
+		}
+	}
+}
+
+// buildPorts is the mux spec.ports: every served port sorted by (port, protocol).
+func (p *pass) buildPorts() {
+	var out []corev1.ServicePort
+	for _, c := range p.channels {
+		for _, sp := range p.decisions[c].served {
+			out = append(out, corev1.ServicePort{Name: sp.pv.muxName, Port: sp.key.Port, Protocol: sp.key.Protocol})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return keyLess(keyOf(out[i]), keyOf(out[j])) })
+	if len(out) == 0 {
+		out = placeholderPorts()
+	} else {
+		p.plan.Stats.Ports = len(out)
+	}
+	p.plan.Ports = out
+	if msg := portsChangeMessage(p.snap.Mux.Spec.Ports, out); msg != "" {
+		p.normalMux(api.ReasonMuxPortsChanged, msg)
+	}
+}
+
+// buildState is the new state document: the claims of every served port. It is
+// written only when readable, the range is valid, and the content changed.
+func (p *pass) buildState() {
+	doc := state.Document{Mux: p.mux}
+	for _, c := range p.channels {
+		for _, sp := range p.decisions[c].served {
+			doc.Claims = append(doc.Claims, sp.claim)
+		}
+	}
+	sort.Slice(doc.Claims, func(i, j int) bool { return doc.Claims[i].Key() < doc.Claims[j].Key() })
+	sp := &p.plan.State
+	sp.Document = doc
+	sp.Encoded = doc.Encode()
+	if !p.stateOK {
+		return
+	}
+	if p.rangeErr != nil {
+		sp.Problem = fmt.Sprintf("mux %s has an invalid %s; state is not written until it is fixed", p.mux, p.keys.PortRange)
+		return
+	}
+	sp.Create = p.snap.StateConfigMap == nil
+	sp.Write = sp.Create || p.oldDoc.Migrated || !p.oldDoc.Equal(doc)
+}
+
+// buildFinalizers lists the Python controller's leftover finalizer for removal.
+func (p *pass) buildFinalizers() {
+	if hasFinalizer(p.snap.Mux.Finalizers, p.keys.Finalizer) {
+		p.plan.StripFinalizers = append(p.plan.StripFinalizers, p.plan.Mux)
+	}
+	for _, c := range p.channels {
+		if hasFinalizer(c.svc.Finalizers, p.keys.Finalizer) {
+			p.plan.StripFinalizers = append(p.plan.StripFinalizers, c.ref)
+		}
+	}
+}
+
+func hasFinalizer(list []string, f string) bool {
+	for _, x := range list {
+		if x == f {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *pass) warnMux(reason, msg string) {
+	p.plan.Events = append(p.plan.Events, Event{Object: p.plan.Mux, Type: api.EventWarning, Reason: reason, Message: msg})
+}
+
+func (p *pass) normalMux(reason, msg string) {
+	p.plan.Events = append(p.plan.Events, Event{Object: p.plan.Mux, Type: api.EventNormal, Reason: reason, Message: msg})
+}
+
+func refLess(a, b ObjectRef) bool {
+	if a.Namespace != b.Namespace {
+		return a.Namespace < b.Namespace
+	}
+	return a.Name < b.Name
+}
+
+// sortEvents orders events by object, then reason and message, so plans compare.
+func sortEvents(ev []Event) {
+	sort.SliceStable(ev, func(i, j int) bool {
+		a, b := ev[i], ev[j]
+		if a.Object != b.Object {
+			if a.Object.Kind != b.Object.Kind {
+				return a.Object.Kind < b.Object.Kind
+			}
+			return refLess(a.Object, b.Object)
+		}
+		if a.Reason != b.Reason {
+			return a.Reason < b.Reason
+		}
+		return a.Message < b.Message
+	})
+}
+
+// condition builds the Accepted condition, moving lastTransitionTime only on a flip.
+func (p *pass) condition(svc *corev1.Service, ok bool, reason, msg string) *metav1.Condition {
+	status := metav1.ConditionFalse
+	if ok {
+		status = metav1.ConditionTrue
+	}
+	c := &metav1.Condition{Type: p.keys.AcceptedCondition, Status: status, Reason: reason, Message: msg,
+		ObservedGeneration: svc.Generation, LastTransitionTime: p.opts.Now}
+	for _, old := range svc.Status.Conditions {
+		if old.Type == c.Type && old.Status == c.Status {
+			c.LastTransitionTime = old.LastTransitionTime
+		}
+	}
+	return c
+}

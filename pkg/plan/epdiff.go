@@ -1,0 +1,171 @@
+package plan
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+
+	"github.com/nowakeai/svcmux/pkg/api"
+)
+
+// OwnedSlices keeps the slices svcmux manages (never the cluster's own, nor a mirror).
+func OwnedSlices(live []*discoveryv1.EndpointSlice) []*discoveryv1.EndpointSlice {
+	var out []*discoveryv1.EndpointSlice
+	for _, s := range live {
+		if s.Labels[discoveryv1.LabelManagedBy] == api.EndpointSliceManagedBy {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// SliceDiffers reports whether live differs from desired in a field svcmux owns.
+func SliceDiffers(desired, live *discoveryv1.EndpointSlice) bool {
+	return !metaContains(live.Labels, desired.Labels) ||
+		!metaContains(live.Annotations, desired.Annotations) ||
+		!equality.Semantic.DeepEqual(desired.OwnerReferences, live.OwnerReferences) ||
+		desired.AddressType != live.AddressType ||
+		!equality.Semantic.DeepEqual(desired.Endpoints, live.Endpoints) ||
+		!equality.Semantic.DeepEqual(desired.Ports, live.Ports)
+}
+
+// EndpointsDiffers reports whether the live legacy Endpoints differs from desired.
+func EndpointsDiffers(desired, live *corev1.Endpoints) bool {
+	return !metaContains(live.Labels, desired.Labels) ||
+		!metaContains(live.Annotations, desired.Annotations) ||
+		!equality.Semantic.DeepEqual(desired.OwnerReferences, live.OwnerReferences) ||
+		!equality.Semantic.DeepEqual(nonNilSubsets(desired.Subsets), nonNilSubsets(live.Subsets))
+}
+
+func nonNilSubsets(s []corev1.EndpointSubset) []corev1.EndpointSubset {
+	if s == nil {
+		return []corev1.EndpointSubset{}
+	}
+	return s
+}
+
+// metaContains reports whether every key of want has the same value in have.
+func metaContains(have, want map[string]string) bool {
+	for k, v := range want {
+		if hv, ok := have[k]; !ok || hv != v {
+			return false
+		}
+	}
+	return true
+}
+
+// endpointEvents compares desired endpoints with the live ones and records
+// MuxEndpointsCreated or MuxEndpointsChanged.
+func (p *pass) endpointEvents() {
+	var liveSet, wantSet tupleSet
+	created, changed := false, false
+	if p.opts.EndpointsMode.slices() {
+		owned := OwnedSlices(p.snap.MuxSlices)
+		liveByName := map[string]*discoveryv1.EndpointSlice{}
+		for _, s := range owned {
+			liveByName[s.Name] = s
+			liveSet.addSlice(s)
+		}
+		created = len(owned) == 0
+		for _, s := range p.plan.Slices {
+			wantSet.addSlice(s)
+			if l, ok := liveByName[s.Name]; !ok || SliceDiffers(s, l) {
+				changed = true
+			}
+			delete(liveByName, s.Name)
+		}
+		changed = changed || len(liveByName) > 0
+	} else {
+		live := p.snap.MuxEndpoints
+		created = live == nil
+		wantSet.addEndpoints(p.plan.Endpoints)
+		if live != nil {
+			liveSet.addEndpoints(live)
+			changed = EndpointsDiffers(p.plan.Endpoints, live)
+		}
+	}
+	switch {
+	case created:
+		p.normalMux(api.ReasonMuxEndpointsCreated, fmt.Sprintf("Mux endpoints created: %d ready, %d not ready", len(wantSet.ready), len(wantSet.notReady)))
+	case changed:
+		p.normalMux(api.ReasonMuxEndpointsChanged, endpointsChangeMessage(liveSet, wantSet))
+	}
+}
+
+// tupleSet holds "ip:port/protocol" endpoints split by readiness.
+type tupleSet struct{ ready, notReady map[string]bool }
+
+func (t *tupleSet) add(ip string, port int32, proto corev1.Protocol, ready bool) {
+	if t.ready == nil {
+		t.ready, t.notReady = map[string]bool{}, map[string]bool{}
+	}
+	s := fmt.Sprintf("%s:%d/%s", ip, port, proto)
+	if ready {
+		t.ready[s] = true
+	} else {
+		t.notReady[s] = true
+	}
+}
+
+func (t *tupleSet) addSlice(s *discoveryv1.EndpointSlice) {
+	for _, e := range s.Endpoints {
+		for _, port := range s.Ports {
+			if port.Port != nil && len(e.Addresses) > 0 {
+				proto := corev1.ProtocolTCP
+				if port.Protocol != nil {
+					proto = *port.Protocol
+				}
+				t.add(e.Addresses[0], *port.Port, proto, isReady(e))
+			}
+		}
+	}
+}
+
+func (t *tupleSet) addEndpoints(ep *corev1.Endpoints) {
+	for _, sub := range ep.Subsets {
+		for _, port := range sub.Ports {
+			for _, a := range sub.Addresses {
+				t.add(a.IP, port.Port, port.Protocol, true)
+			}
+			for _, a := range sub.NotReadyAddresses {
+				t.add(a.IP, port.Port, port.Protocol, false)
+			}
+		}
+	}
+}
+
+func endpointsChangeMessage(live, want tupleSet) string {
+	var parts []string
+	if added := setMinus(want.ready, live.ready); len(added) > 0 {
+		parts = append(parts, fmt.Sprintf("Added %d endpoint(s): %s", len(added), joinLimited(added, 20)))
+	}
+	if removed := setMinus(live.ready, want.ready); len(removed) > 0 {
+		parts = append(parts, fmt.Sprintf("Removed %d endpoint(s): %s", len(removed), joinLimited(removed, 20)))
+	}
+	if len(parts) == 0 {
+		return fmt.Sprintf("Mux endpoints updated: %d ready, %d not ready", len(want.ready), len(want.notReady))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func setMinus(a, b map[string]bool) []string {
+	var out []string
+	for k := range a {
+		if !b[k] {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func joinLimited(items []string, max int) string {
+	if len(items) <= max {
+		return strings.Join(items, ", ")
+	}
+	return strings.Join(items[:max], ", ") + fmt.Sprintf(", and %d more", len(items)-max)
+}

@@ -1,0 +1,108 @@
+package plan
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/nowakeai/svcmux/pkg/api"
+	"github.com/nowakeai/svcmux/pkg/ports"
+	"github.com/nowakeai/svcmux/pkg/state"
+)
+
+// IsMux reports whether svc carries the multiplexer annotation (exactly "true").
+// Whether it is a valid mux is MuxProblem's question.
+func IsMux(svc *corev1.Service, keys api.Keys) bool {
+	return svc != nil && svc.Annotations[keys.Multiplexer] == "true"
+}
+
+// MuxProblem returns why an annotated mux cannot be reconciled, or nil.
+func MuxProblem(svc *corev1.Service) *rejection {
+	ref := svc.Namespace + "/" + svc.Name
+	if svc.Spec.Type != corev1.ServiceTypeLoadBalancer {
+		return &rejection{reason: api.ReasonNotLoadBalancer,
+			message: fmt.Sprintf("mux %s has type %q; a multiplexer Service must be of type LoadBalancer", ref, svc.Spec.Type)}
+	}
+	if len(svc.Spec.Selector) > 0 {
+		return &rejection{reason: api.ReasonNotSupported,
+			message: fmt.Sprintf("mux %s has a selector; a multiplexer Service must not select pods (remove spec.selector)", ref)}
+	}
+	return nil
+}
+
+// IsGKE reports whether the mux is backed by GKE's L4 load balancer (SPEC §3).
+func IsGKE(svc *corev1.Service) bool {
+	if svc.Spec.LoadBalancerClass != nil && strings.HasPrefix(*svc.Spec.LoadBalancerClass, api.GKEClassPrefix) {
+		return true
+	}
+	for _, k := range api.GKEAnnotations {
+		if _, ok := svc.Annotations[k]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// ParseMaxPorts reads <prefix>/max-ports: whitespace trimmed, empty = unset (0), else an integer >= 1.
+func ParseMaxPorts(value, key string) (int, error) {
+	v := strings.TrimSpace(value)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("invalid %s value %q; expected an integer >= 1", key, value)
+	}
+	return n, nil
+}
+
+// portLimit is the effective limit (0 = none) and the GKE notice, if one applies.
+func portLimit(svc *corev1.Service, keys api.Keys) (limit int, gkeNotice string, err error) {
+	limit, err = ParseMaxPorts(svc.Annotations[keys.MaxPorts], keys.MaxPorts)
+	if err != nil || !IsGKE(svc) {
+		return limit, "", err
+	}
+	switch {
+	case limit == 0:
+		gkeNotice = fmt.Sprintf("Detected a GKE LoadBalancer mux without %s; applying the GKE Service LoadBalancer limit of %d ports",
+			keys.MaxPorts, api.GKEMaxPorts)
+	case limit > api.GKEMaxPorts:
+		gkeNotice = fmt.Sprintf("Detected a GKE LoadBalancer mux with %s=%d; using the GKE Service LoadBalancer limit of %d ports",
+			keys.MaxPorts, limit, api.GKEMaxPorts)
+	default:
+		return limit, "", nil
+	}
+	return api.GKEMaxPorts, gkeNotice, nil
+}
+
+// readState decodes and validates the mux's state ConfigMap. A missing ConfigMap is
+// empty, readable state; an invalid or foreign one is unreadable and never written.
+func readState(cm *corev1.ConfigMap, mux *corev1.Service, keys api.Keys) (state.Document, error) {
+	if cm == nil {
+		return state.Document{}, nil
+	}
+	ref := api.MuxRef{Namespace: mux.Namespace, Name: mux.Name}
+	doc, err := state.Decode(cm.Data[api.StateKey])
+	if err != nil {
+		return state.Document{}, fmt.Errorf("mux state ConfigMap %s/%s: %v; fix it or run kubectl svcmux repair", cm.Namespace, cm.Name, err)
+	}
+	if err := state.ValidateOwner(cm.Namespace, cm.Name, cm.Annotations[keys.Mux], doc, ref); err != nil {
+		return state.Document{}, err
+	}
+	return doc, nil
+}
+
+// StateConfigMapName is the name of mux's state ConfigMap.
+func StateConfigMapName(mux *corev1.Service, keys api.Keys) string {
+	return state.ConfigMapName(mux.Name, mux.Annotations[keys.AllocationConfigMap])
+}
+
+// placeholderPorts is the mux spec.ports when no channel port is served.
+func placeholderPorts() []corev1.ServicePort {
+	return []corev1.ServicePort{{Name: api.PlaceholderPortName, Port: api.PlaceholderPort, Protocol: corev1.ProtocolTCP}}
+}
+
+// keyOf is the (port, protocol) of a ServicePort, TCP when unset.
+func keyOf(sp corev1.ServicePort) ports.Key { return ports.NewKey(sp.Port, sp.Protocol) }

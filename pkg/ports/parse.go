@@ -1,0 +1,162 @@
+// Package ports holds the port-level vocabulary of svcmux: the parsers for the
+// external-ports, port-range and ports annotations, the mux port name, and the
+// Ledger that records who holds each (port, protocol) on a mux during one pass.
+// It is pure: no client, no logging, no clock.
+package ports
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Port numbers a Service may use.
+const (
+	MinPort = 1
+	MaxPort = 65535
+)
+
+// autoValue is the external-ports value that asks for allocation from the mux range.
+const autoValue = "auto"
+
+// Mapping is one external-ports value: either Auto, or an explicit Port.
+type Mapping struct {
+	Auto bool
+	Port int32
+}
+
+// ParseExternalPorts parses the channel annotation "<name>:<port|auto>,..." (SPEC §2).
+// Items are trimmed and empty ones skipped; each splits at its first ':'; "auto" is
+// case-insensitive; a number is decimal digits in 1-65535; a name listed twice takes
+// the last value. Every malformed item is named in one error, so a user fixes them all
+// in one edit instead of one per reconcile. On error the map is nil.
+func ParseExternalPorts(s string) (map[string]Mapping, error) {
+	result := map[string]Mapping{}
+	var bad []string
+	for _, item := range strings.Split(s, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		name, value, found := strings.Cut(item, ":")
+		name, value = strings.TrimSpace(name), strings.TrimSpace(value)
+		if !found || name == "" {
+			bad = append(bad, item)
+			continue
+		}
+		if strings.EqualFold(value, autoValue) {
+			result[name] = Mapping{Auto: true}
+			continue
+		}
+		port, ok := parsePort(value)
+		if !ok {
+			bad = append(bad, item)
+			continue
+		}
+		result[name] = Mapping{Port: port}
+	}
+	if len(bad) > 0 {
+		return nil, fmt.Errorf("%s: expected name:port (1-65535) or name:auto", invalidItems(bad))
+	}
+	return result, nil
+}
+
+// ParsePortsAnnotation reads the agent's own channel annotation
+// "http:8080->20000, grpc:9090->20001" into port name → mux port. It is lenient like
+// the Python parse_port_mappings, because the value is evidence for recovering an owner
+// (a GitOps tool may have written anything back): items without ':' or '->' are skipped,
+// a later item for the same name replaces an earlier one, and a value that is not a
+// port number 1-65535 leaves no entry for that name.
+func ParsePortsAnnotation(s string) map[string]int32 {
+	raw := map[string]string{}
+	for _, item := range strings.Split(s, ",") {
+		item = strings.TrimSpace(item)
+		name, rest, found := strings.Cut(item, ":")
+		if !found {
+			continue
+		}
+		_, mux, found := strings.Cut(rest, "->")
+		if !found {
+			continue
+		}
+		name = strings.TrimSpace(name)
+		if name == "" {
+			// No channel port has an empty name; such an entry can never match.
+			continue
+		}
+		raw[name] = strings.TrimSpace(mux)
+	}
+	result := make(map[string]int32, len(raw))
+	for name, value := range raw {
+		if port, ok := parsePort(value); ok {
+			result[name] = port
+		}
+	}
+	return result
+}
+
+// PortMapping is one item of the channel ports annotation.
+type PortMapping struct {
+	Name        string
+	ChannelPort int32
+	MuxPort     int32
+}
+
+// FormatPortsAnnotation writes "http:8080->20000, grpc:9090->20001" in the given
+// order (the channel's spec.ports order), byte-identical to the Python controller.
+func FormatPortsAnnotation(m []PortMapping) string {
+	var b strings.Builder
+	for i, p := range m {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(p.Name)
+		b.WriteByte(':')
+		b.WriteString(strconv.Itoa(int(p.ChannelPort)))
+		b.WriteString("->")
+		b.WriteString(strconv.Itoa(int(p.MuxPort)))
+	}
+	return b.String()
+}
+
+// MuxPortName is the mux spec.ports name of a channel port: the first 7 hex chars of
+// SHA-256("namespace/service/portName"). It is the port's stable identity, the same the
+// Python controller computes, so NodePorts survive a controller swap.
+func MuxPortName(namespace, service, portName string) string {
+	sum := sha256.Sum256([]byte(namespace + "/" + service + "/" + portName))
+	return hex.EncodeToString(sum[:4])[:7]
+}
+
+// parsePort accepts only ASCII decimal digits in 1-65535 (leading zeros allowed, as
+// Python's int() allows them). strconv.Atoi alone would also take a sign ("+80"),
+// which the contract does not allow; an overlong number fails Atoi and is rejected.
+func parsePort(s string) (int32, bool) {
+	if s == "" {
+		return 0, false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < MinPort || n > MaxPort {
+		return 0, false
+	}
+	return int32(n), true
+}
+
+// invalidItems renders `invalid item "a"` or `invalid items "a", "b"`.
+func invalidItems(items []string) string {
+	quoted := make([]string, len(items))
+	for i, item := range items {
+		quoted[i] = strconv.Quote(item)
+	}
+	noun := "item"
+	if len(items) > 1 {
+		noun = "items"
+	}
+	return "invalid " + noun + " " + strings.Join(quoted, ", ")
+}
