@@ -147,7 +147,8 @@ func (p *pass) slicesFor(g *group) []*discoveryv1.EndpointSlice {
 	sum := sha256.Sum256([]byte(g.key))
 	base := fmt.Sprintf("%s-%s", p.mux.Name, hex.EncodeToString(sum[:])[:8])
 	var out []*discoveryv1.EndpointSlice
-	for i := 0; i == 0 || i*api.MaxEndpointsPerSlice < len(g.endpoints); i++ {
+	// A group without endpoints needs no slice: an empty slice routes nothing.
+	for i := 0; i*api.MaxEndpointsPerSlice < len(g.endpoints); i++ {
 		end := min((i+1)*api.MaxEndpointsPerSlice, len(g.endpoints))
 		s := &discoveryv1.EndpointSlice{
 			ObjectMeta:  p.endpointsMeta(fmt.Sprintf("%s-%d", base, i), sortedStrings(g.channels)),

@@ -63,7 +63,7 @@ func (p *pass) recoverFromMuxPorts() {
 			byHash[pv.muxName] = append(byHash[pv.muxName], portRef{c, i})
 		}
 	}
-	live := append([]ports.Key(nil), nil...)
+	var live []ports.Key
 	names := map[ports.Key]string{}
 	for _, sp := range p.snap.Mux.Spec.Ports {
 		if sp.Name == api.PlaceholderPortName {
