@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
@@ -28,6 +29,19 @@ type Executor struct {
 type Result struct {
 	Writes    map[Kind]int
 	Conflicts int
+	// Applied lists each object written and the resourceVersion the API server
+	// answered with (empty for a delete), so a caller reading from an informer cache
+	// can wait until the cache has seen its own writes before planning again.
+	Applied []Applied
+}
+
+// Applied is one object as the API server left it after a write.
+type Applied struct {
+	Resource        string
+	Namespace       string
+	Name            string
+	ResourceVersion string
+	Deleted         bool
 }
 
 // Total is the number of writes.
@@ -81,7 +95,7 @@ func (e *Executor) runStage(ctx context.Context, writes []Write, res *Result) er
 		go func(w Write) {
 			defer wg.Done()
 			defer func() { <-sem }()
-			err := e.do(ctx, w)
+			rv, err := e.do(ctx, w)
 			if apierrors.IsNotFound(err) && w.Verb == VerbDelete {
 				err = nil // already gone is what we wanted
 			}
@@ -95,15 +109,20 @@ func (e *Executor) runStage(ctx context.Context, writes []Write, res *Result) er
 				return
 			}
 			res.Writes[w.Kind]++
+			if !e.DryRun {
+				res.Applied = append(res.Applied, Applied{Resource: w.Resource, Namespace: w.Namespace, Name: w.Name,
+					ResourceVersion: rv, Deleted: w.Verb == VerbDelete})
+			}
 		}(w)
 	}
 	wg.Wait()
 	return errors.Join(errs...)
 }
 
-func (e *Executor) do(ctx context.Context, w Write) error {
+// do performs one write and returns the object's new resourceVersion.
+func (e *Executor) do(ctx context.Context, w Write) (string, error) {
 	if e.DryRun {
-		return nil
+		return "", nil
 	}
 	create := metav1.CreateOptions{FieldManager: api.FieldManager}
 	update := metav1.UpdateOptions{FieldManager: api.FieldManager}
@@ -112,28 +131,32 @@ func (e *Executor) do(ctx context.Context, w Write) error {
 	if w.Subresource != "" {
 		subresources = []string{w.Subresource}
 	}
+	var obj metav1.Object
 	var err error
 	switch w.Resource + "/" + string(w.Verb) {
 	case "services/patch":
-		_, err = e.Client.CoreV1().Services(w.Namespace).Patch(ctx, w.Name, w.PatchType, w.Patch, patch, subresources...)
+		obj, err = e.Client.CoreV1().Services(w.Namespace).Patch(ctx, w.Name, w.PatchType, w.Patch, patch, subresources...)
 	case "configmaps/create":
-		_, err = e.Client.CoreV1().ConfigMaps(w.Namespace).Create(ctx, w.Object.(*corev1.ConfigMap), create)
+		obj, err = e.Client.CoreV1().ConfigMaps(w.Namespace).Create(ctx, w.Object.(*corev1.ConfigMap), create)
 	case "configmaps/patch":
-		_, err = e.Client.CoreV1().ConfigMaps(w.Namespace).Patch(ctx, w.Name, w.PatchType, w.Patch, patch)
+		obj, err = e.Client.CoreV1().ConfigMaps(w.Namespace).Patch(ctx, w.Name, w.PatchType, w.Patch, patch)
 	case "endpointslices/create":
-		_, err = e.Client.DiscoveryV1().EndpointSlices(w.Namespace).Create(ctx, w.Object.(*discoveryv1.EndpointSlice), create)
+		obj, err = e.Client.DiscoveryV1().EndpointSlices(w.Namespace).Create(ctx, w.Object.(*discoveryv1.EndpointSlice), create)
 	case "endpointslices/update":
-		_, err = e.Client.DiscoveryV1().EndpointSlices(w.Namespace).Update(ctx, w.Object.(*discoveryv1.EndpointSlice), update)
+		obj, err = e.Client.DiscoveryV1().EndpointSlices(w.Namespace).Update(ctx, w.Object.(*discoveryv1.EndpointSlice), update)
 	case "endpointslices/delete":
 		err = e.Client.DiscoveryV1().EndpointSlices(w.Namespace).Delete(ctx, w.Name, metav1.DeleteOptions{})
 	case "endpoints/create":
-		_, err = e.Client.CoreV1().Endpoints(w.Namespace).Create(ctx, w.Object.(*corev1.Endpoints), create)
+		obj, err = e.Client.CoreV1().Endpoints(w.Namespace).Create(ctx, w.Object.(*corev1.Endpoints), create)
 	case "endpoints/update":
-		_, err = e.Client.CoreV1().Endpoints(w.Namespace).Update(ctx, w.Object.(*corev1.Endpoints), update)
+		obj, err = e.Client.CoreV1().Endpoints(w.Namespace).Update(ctx, w.Object.(*corev1.Endpoints), update)
 	case "endpoints/delete":
 		err = e.Client.CoreV1().Endpoints(w.Namespace).Delete(ctx, w.Name, metav1.DeleteOptions{})
 	default:
 		err = fmt.Errorf("apply: unsupported write %s", w)
 	}
-	return err
+	if err != nil || obj == nil || reflect.ValueOf(obj).IsNil() {
+		return "", err
+	}
+	return obj.GetResourceVersion(), nil
 }

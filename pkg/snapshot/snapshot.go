@@ -7,9 +7,11 @@ package snapshot
 import (
 	"fmt"
 	"sort"
+	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/nowakeai/svcmux/pkg/api"
@@ -173,6 +175,41 @@ func (r *Reader) slicesOf(namespace, service string) ([]*discoveryv1.EndpointSli
 	}
 	sortByName(out)
 	return out, nil
+}
+
+// Observed reports whether the cache already shows a write: the object is gone
+// after a delete, or carries the written resourceVersion — or a later one, since
+// another writer may have moved it on (resourceVersions are etcd revisions, so a
+// numeric comparison is a safe heuristic; an unparsable one counts as seen).
+func (r *Reader) Observed(resource, namespace, name, rv string, deleted bool) bool {
+	var store cache.Indexer
+	switch resource {
+	case "services":
+		store = r.src.Services
+	case "endpointslices":
+		store = r.src.EndpointSlices
+	case "configmaps":
+		store = r.src.ConfigMaps
+	case "endpoints":
+		store = r.src.Endpoints
+	}
+	if store == nil {
+		return true
+	}
+	obj, ok, err := store.GetByKey(namespace + "/" + name)
+	if err != nil {
+		return true
+	}
+	if deleted || !ok {
+		return deleted != ok
+	}
+	m, isMeta := obj.(metav1.Object)
+	if !isMeta {
+		return true
+	}
+	have, err1 := strconv.ParseUint(m.GetResourceVersion(), 10, 64)
+	want, err2 := strconv.ParseUint(rv, 10, 64)
+	return err1 != nil || err2 != nil || have >= want
 }
 
 // get reads ns/name from store; absent (or no store) is nil without error.

@@ -1,0 +1,165 @@
+package agent
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/nowakeai/svcmux/pkg/api"
+)
+
+// The glue tests below run the whole agent against a fake clientset: informers,
+// queue, passes and events. The behaviour on a real control plane is test/e2e's.
+
+// testLogger is where the agents under test log; point it at os.Stdout to debug.
+var testLogger = slog.New(slog.DiscardHandler)
+
+func testConfig() Config {
+	c := DefaultConfig()
+	c.DefaultMuxNamespace = testDefaultNS
+	c.LeaderElect = false
+	c.MetricsBindAddress, c.HealthProbeBindAddress = "0", "0"
+	c.Complete(func(string) string { return "" }, func(string) ([]byte, error) { return nil, assert.AnError })
+	return c
+}
+
+// startAgent runs the agent until the test ends and returns a channel closed when it stopped.
+func startAgent(t *testing.T, cfg Config, client *fake.Clientset) (stop func() error) {
+	t.Helper()
+	require.NoError(t, cfg.Validate())
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, cfg, client, testLogger) }()
+	stopped := false
+	stop = func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(30 * time.Second):
+			t.Fatal("agent did not stop")
+			return nil
+		}
+	}
+	t.Cleanup(func() { _ = stop() })
+	return stop
+}
+
+func writes(client *fake.Clientset) []k8stesting.Action {
+	var out []k8stesting.Action
+	for _, a := range client.Actions() {
+		switch a.GetVerb() {
+		case "get", "list", "watch":
+		default:
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func eventsOf(t *testing.T, client *fake.Clientset, namespace string) []corev1.Event {
+	t.Helper()
+	list, err := client.CoreV1().Events(namespace).List(t.Context(), metav1.ListOptions{})
+	require.NoError(t, err)
+	return list.Items
+}
+
+func TestAgentReportsAChannelWhoseMuxDoesNotExistOnce(t *testing.T) {
+	client := fake.NewClientset(channelService("app", "web", "svc-mux.nowake.ai/gone"))
+	stop := startAgent(t, testConfig(), client)
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		events := eventsOf(t, client, "app")
+		if assert.Len(c, events, 1) {
+			assert.Equal(c, api.ReasonMuxNotFound, events[0].Reason)
+			assert.Equal(c, corev1.EventTypeWarning, events[0].Type)
+			assert.Equal(c, EventComponent, events[0].Source.Component)
+		}
+	}, 10*time.Second, 50*time.Millisecond)
+
+	// Touch the channel: a new pass states the same warning, which is not re-posted.
+	svc, err := client.CoreV1().Services("app").Get(t.Context(), "web", metav1.GetOptions{})
+	require.NoError(t, err)
+	svc.Labels = map[string]string{"touched": "yes"}
+	svc.ResourceVersion = "2"
+	_, err = client.CoreV1().Services("app").Update(t.Context(), svc, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	time.Sleep(500 * time.Millisecond)
+	require.NoError(t, stop())
+	assert.Len(t, eventsOf(t, client, "app"), 1)
+}
+
+func TestAgentInDryRunWritesNothingAndPostsNoEvent(t *testing.T) {
+	client := fake.NewClientset(
+		muxService(testDefaultNS, "mux", nil),
+		channelService("app", "web", "svc-mux.nowake.ai/mux"),
+		channelService("app", "lost", "svc-mux.nowake.ai/gone"),
+	)
+	cfg := testConfig()
+	cfg.DryRun = true
+	stop := startAgent(t, cfg, client)
+	time.Sleep(time.Second)
+	require.NoError(t, stop())
+	assert.Empty(t, writes(client))
+	assert.Empty(t, eventsOf(t, client, ""))
+}
+
+func TestAgentReconcilesAMuxAndItsChannel(t *testing.T) {
+	client := fake.NewClientset(
+		muxService(testDefaultNS, "mux", nil),
+		channelService("app", "web", "svc-mux.nowake.ai/mux"),
+	)
+	startAgent(t, testConfig(), client)
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		mux, err := client.CoreV1().Services(testDefaultNS).Get(t.Context(), "mux", metav1.GetOptions{})
+		require.NoError(c, err)
+		if assert.Len(c, mux.Spec.Ports, 1) {
+			assert.Equal(c, int32(8080), mux.Spec.Ports[0].Port)
+		}
+		assert.Equal(c, `["app/web"]`, mux.Annotations[testKeys.Channels])
+		_, err = client.CoreV1().ConfigMaps(testDefaultNS).Get(t.Context(), "mux-port-allocations", metav1.GetOptions{})
+		assert.NoError(c, err)
+		web, err := client.CoreV1().Services("app").Get(t.Context(), "web", metav1.GetOptions{})
+		require.NoError(c, err)
+		assert.Equal(c, "http:8080->8080", web.Annotations[testKeys.Ports])
+	}, 10*time.Second, 50*time.Millisecond)
+
+	// Converged: the echoes of its own writes wake the agent, and it writes nothing more.
+	time.Sleep(500 * time.Millisecond)
+	before := len(writes(client))
+	time.Sleep(time.Second)
+	assert.Equal(t, before, len(writes(client)), "an idle cluster gets no writes")
+}
+
+func TestAgentWithLeaderElectionTakesAndReleasesTheLease(t *testing.T) {
+	client := fake.NewClientset()
+	cfg := testConfig()
+	cfg.LeaderElect = true
+	cfg.LeaderElectionNamespace = "ops"
+	cfg.LeaseDuration, cfg.RenewDeadline, cfg.RetryPeriod = 2*time.Second, time.Second, 100*time.Millisecond
+	stop := startAgent(t, cfg, client)
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		lease, err := client.CoordinationV1().Leases("ops").Get(t.Context(), "svcmux-agent", metav1.GetOptions{})
+		if assert.NoError(c, err) && assert.NotNil(c, lease.Spec.HolderIdentity) {
+			assert.NotEmpty(c, *lease.Spec.HolderIdentity)
+		}
+	}, 10*time.Second, 50*time.Millisecond)
+	require.NoError(t, stop())
+	lease, err := client.CoordinationV1().Leases("ops").Get(t.Context(), "svcmux-agent", metav1.GetOptions{})
+	require.NoError(t, err)
+	// ReleaseOnCancel: the next replica need not wait for the lease to expire.
+	if lease.Spec.HolderIdentity != nil {
+		assert.Empty(t, *lease.Spec.HolderIdentity)
+	}
+}

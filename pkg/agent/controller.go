@@ -1,0 +1,256 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/client-go/util/workqueue"
+
+	"github.com/nowakeai/svcmux/pkg/api"
+	"github.com/nowakeai/svcmux/pkg/apply"
+	"github.com/nowakeai/svcmux/pkg/plan"
+	"github.com/nowakeai/svcmux/pkg/snapshot"
+)
+
+// executor is what a pass needs from apply.Executor; tests substitute a recorder.
+type executor interface {
+	Run(ctx context.Context, writes []apply.Write) (apply.Result, error)
+}
+
+// controller turns work item keys into passes. A pass reads only the informer
+// cache (level-triggered: a missed notification is harmless, the next one sees the
+// whole state), plans, writes the difference and posts the plan's Events.
+type controller struct {
+	log     *slog.Logger
+	opts    plan.Options // Now is set per pass
+	dryRun  bool
+	reader  *snapshot.Reader
+	queue   workqueue.TypedRateLimitingInterface[string]
+	exec    executor
+	events  *eventPoster
+	metrics *metrics
+	now     func() time.Time
+}
+
+func newQueue() workqueue.TypedRateLimitingInterface[string] {
+	return workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
+		workqueue.TypedRateLimitingQueueConfig[string]{Name: "svcmux"})
+}
+
+// run processes the queue with n workers until ctx is done, then shuts the queue
+// down and returns only after every worker has finished its pass: the caller may
+// release the leader lease right after.
+func (c *controller) run(ctx context.Context, n int) {
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			for c.processNext(ctx) {
+			}
+		})
+	}
+	<-ctx.Done()
+	c.queue.ShutDown()
+	wg.Wait()
+}
+
+func (c *controller) processNext(ctx context.Context) bool {
+	key, shutdown := c.queue.Get()
+	if shutdown {
+		return false
+	}
+	defer c.queue.Done(key)
+	if ctx.Err() != nil {
+		// Stopping: start no pass. The next leader queues everything from its own informers.
+		return false
+	}
+	if err := c.sync(ctx, key); err != nil {
+		switch {
+		case ctx.Err() != nil:
+			// Stopping: the error is the cancellation itself.
+		case apierrors.IsConflict(err):
+			// Another writer got there first; the next pass reads its result.
+			c.log.Info("write conflict; retrying", "key", key, "retries", c.queue.NumRequeues(key), "error", err)
+		default:
+			c.log.Warn("pass failed; retrying with backoff", "key", key, "retries", c.queue.NumRequeues(key), "error", err)
+		}
+		c.queue.AddRateLimited(key)
+		return true
+	}
+	c.queue.Forget(key)
+	return true
+}
+
+// sync runs one pass for key. NotFound is not an error: the object is gone and
+// its absence is planned like any other state.
+func (c *controller) sync(ctx context.Context, key string) (err error) {
+	isChannel, namespace, name, ok := parseKey(key)
+	if !ok {
+		utilruntime.HandleErrorWithContext(ctx, nil, "dropping malformed work item", "key", key)
+		return nil
+	}
+	kind := passMux
+	if isChannel {
+		kind = passChannel
+	}
+	start := c.now()
+	defer func() {
+		c.metrics.duration.WithLabelValues(kind).Observe(c.now().Sub(start).Seconds())
+		result := resultSuccess
+		switch {
+		case apierrors.IsConflict(err):
+			result = resultConflict
+		case err != nil:
+			result = resultError
+		}
+		c.metrics.passes.WithLabelValues(kind, result).Inc()
+	}()
+	opts := c.opts
+	// The API stores times in seconds; a sub-second Now would never compare equal.
+	opts.Now = metav1.NewTime(c.now().Truncate(time.Second))
+	if isChannel {
+		return c.syncChannel(ctx, opts, namespace, name)
+	}
+	return c.syncMux(ctx, opts, api.MuxRef{Namespace: namespace, Name: name})
+}
+
+// syncMux plans a mux. When ref is not (or no longer) a mux, the channels whose
+// class names it are planned as unattached: their mux is not found.
+func (c *controller) syncMux(ctx context.Context, opts plan.Options, ref api.MuxRef) error {
+	log := c.log.With("mux", ref.String())
+	mux, err := c.reader.Mux(ref)
+	if err != nil {
+		c.metrics.errors.WithLabelValues("snapshot").Inc()
+		return err
+	}
+	if mux == nil {
+		c.metrics.forgetMux(ref)
+		return c.syncOrphans(ctx, opts, ref, log)
+	}
+	snap, err := c.reader.Snapshot(mux)
+	if err != nil {
+		c.metrics.errors.WithLabelValues("snapshot").Inc()
+		return err
+	}
+	p := plan.Compute(snap, opts)
+	writes := apply.Diff(p, snap)
+	if p.Frozen {
+		log.Debug("mux frozen: nothing but events is applied", "reason", p.FrozenReason)
+	}
+	if err := c.write(ctx, log, writes); err != nil {
+		return fmt.Errorf("reconcile mux %s: %w", ref, err)
+	}
+	c.metrics.observeMux(ref, p.Stats)
+	covered := []plan.ObjectRef{p.Mux}
+	for _, o := range p.Channels {
+		covered = append(covered, o.Channel)
+	}
+	c.events.post(covered, p.Events)
+	return nil
+}
+
+// syncOrphans plans the channels of a mux that does not exist (MuxNotFound).
+func (c *controller) syncOrphans(ctx context.Context, opts plan.Options, ref api.MuxRef, log *slog.Logger) error {
+	channels, err := c.reader.Channels(ref)
+	if err != nil {
+		c.metrics.errors.WithLabelValues("snapshot").Inc()
+		return err
+	}
+	var writes []apply.Write
+	var covered []plan.ObjectRef
+	var events []plan.Event
+	for _, svc := range channels {
+		out, evs := plan.Unattached(svc, opts, false)
+		writes = append(writes, apply.DiffUnattached(out, svc, opts.Keys)...)
+		covered = append(covered, out.Channel)
+		events = append(events, evs...)
+	}
+	if err := c.write(ctx, log, writes); err != nil {
+		return fmt.Errorf("reconcile channels of missing mux %s: %w", ref, err)
+	}
+	c.events.post(covered, events)
+	return nil
+}
+
+// syncChannel plans a Service no mux pass covers. A channel whose class names an
+// existing mux is that mux's business, so it is left alone here.
+func (c *controller) syncChannel(ctx context.Context, opts plan.Options, namespace, name string) error {
+	log := c.log.With("channel", namespace+"/"+name)
+	svc, err := c.reader.Service(namespace, name)
+	if err != nil {
+		c.metrics.errors.WithLabelValues("snapshot").Inc()
+		return err
+	}
+	if svc == nil {
+		return nil
+	}
+	if ref, isChannel, perr := plan.ChannelMux(svc, opts.Keys, opts.DefaultMuxNamespace); isChannel && perr == nil {
+		mux, err := c.reader.Mux(ref)
+		if err != nil {
+			c.metrics.errors.WithLabelValues("snapshot").Inc()
+			return err
+		}
+		if mux != nil {
+			return nil
+		}
+	}
+	// Either the class does not parse, its mux does not exist, or svc is a former
+	// channel with leftovers: in each case no mux was found for it.
+	out, events := plan.Unattached(svc, opts, false)
+	if err := c.write(ctx, log, apply.DiffUnattached(out, svc, opts.Keys)); err != nil {
+		return fmt.Errorf("reconcile channel %s/%s: %w", namespace, name, err)
+	}
+	c.events.post([]plan.ObjectRef{out.Channel}, events)
+	return nil
+}
+
+// write runs the writes and counts them; in dry-run it logs what it would do.
+func (c *controller) write(ctx context.Context, log *slog.Logger, writes []apply.Write) error {
+	if len(writes) == 0 {
+		return nil
+	}
+	for _, w := range writes {
+		if c.dryRun {
+			log.Info("dry-run: would write", "write", w.String())
+		} else {
+			log.Debug("writing", "write", w.String())
+		}
+	}
+	res, err := c.exec.Run(ctx, writes)
+	c.metrics.observeWrites(res)
+	if err != nil {
+		c.metrics.errors.WithLabelValues("apply").Inc()
+		return err
+	}
+	log.Info("pass applied", "writes", len(writes), "dryRun", c.dryRun)
+	c.awaitCache(ctx, log, res.Applied)
+	return nil
+}
+
+// cacheCatchUp bounds how long a pass waits for the informers to show its writes.
+const cacheCatchUp = 5 * time.Second
+
+// awaitCache waits until the informer cache shows this pass's writes. Without it the
+// next pass (queued by those very writes' echoes arriving one by one) could plan
+// from a half-updated cache and re-send patches that change nothing.
+func (c *controller) awaitCache(ctx context.Context, log *slog.Logger, applied []apply.Applied) {
+	deadline := time.Now().Add(cacheCatchUp) // wall clock: tests may fix c.now
+	for _, a := range applied {
+		for !c.reader.Observed(a.Resource, a.Namespace, a.Name, a.ResourceVersion, a.Deleted) {
+			if time.Now().After(deadline) || ctx.Err() != nil {
+				log.Debug("cache has not caught up with our writes; going on", "object", a.Namespace+"/"+a.Name)
+				return
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}
+}

@@ -1,0 +1,111 @@
+package agent
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/nowakeai/svcmux/pkg/api"
+	"github.com/nowakeai/svcmux/pkg/apply"
+	"github.com/nowakeai/svcmux/pkg/plan"
+)
+
+// Pass kinds and results, as metric label values.
+const (
+	passMux     = "mux"
+	passChannel = "channel"
+
+	resultSuccess  = "success"
+	resultConflict = "conflict"
+	resultError    = "error"
+)
+
+// metrics live in the agent's own registry, not the process-wide default, so two
+// agents in one test process do not collide.
+type metrics struct {
+	registry  *prometheus.Registry
+	passes    *prometheus.CounterVec
+	errors    *prometheus.CounterVec
+	writes    *prometheus.CounterVec
+	conflicts prometheus.Counter
+	events    *prometheus.CounterVec
+	channels  *prometheus.GaugeVec
+	ports     *prometheus.GaugeVec
+	duration  *prometheus.HistogramVec
+	leader    prometheus.Gauge
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		registry: prometheus.NewRegistry(),
+		passes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "svcmux_passes_total", Help: "Reconcile passes by kind (mux, channel) and result (success, conflict, error).",
+		}, []string{"kind", "result"}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "svcmux_errors_total", Help: "Failed passes by the step that failed (snapshot, apply).",
+		}, []string{"step"}),
+		writes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "svcmux_writes_total", Help: "API writes made, by kind of object (dry-run counts what it would write).",
+		}, []string{"kind"}),
+		conflicts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "svcmux_write_conflicts_total", Help: "Writes refused with a resourceVersion conflict (the pass is retried).",
+		}),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "svcmux_events_total", Help: "Kubernetes Events posted, by type and reason (identical repeats are not posted).",
+		}, []string{"type", "reason"}),
+		channels: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "svcmux_mux_channels", Help: "Channels attached to a mux, by state (attached, accepted, rejected).",
+		}, []string{"namespace", "mux", "state"}),
+		ports: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "svcmux_mux_ports", Help: "Ports served by a mux.",
+		}, []string{"namespace", "mux"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "svcmux_pass_duration_seconds", Help: "Duration of a reconcile pass, snapshot to last write.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
+		}, []string{"kind"}),
+		leader: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "svcmux_leader", Help: "1 while this replica holds the leader lease (or runs without leader election).",
+		}),
+	}
+	m.registry.MustRegister(m.passes, m.errors, m.writes, m.conflicts, m.events, m.channels, m.ports, m.duration, m.leader,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// handler serves the registry in the Prometheus exposition format.
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry})
+}
+
+func (m *metrics) observeWrites(r apply.Result) {
+	for kind, n := range r.Writes {
+		m.writes.WithLabelValues(string(kind)).Add(float64(n))
+	}
+	m.conflicts.Add(float64(r.Conflicts))
+}
+
+// observeMux sets the per-mux gauges from the plan's counts.
+func (m *metrics) observeMux(ref api.MuxRef, s plan.Stats) {
+	m.channels.WithLabelValues(ref.Namespace, ref.Name, "attached").Set(float64(s.Channels))
+	m.channels.WithLabelValues(ref.Namespace, ref.Name, "accepted").Set(float64(s.Accepted))
+	m.channels.WithLabelValues(ref.Namespace, ref.Name, "rejected").Set(float64(s.Rejected))
+	m.ports.WithLabelValues(ref.Namespace, ref.Name).Set(float64(s.Ports))
+}
+
+// forgetMux drops a deleted mux's series so a gauge never reports a mux that is gone.
+func (m *metrics) forgetMux(ref api.MuxRef) {
+	for _, state := range []string{"attached", "accepted", "rejected"} {
+		m.channels.DeleteLabelValues(ref.Namespace, ref.Name, state)
+	}
+	m.ports.DeleteLabelValues(ref.Namespace, ref.Name)
+}
+
+// registerQueue exports the work queue's depth: a growing queue means passes
+// cannot keep up.
+func (m *metrics) registerQueue(q interface{ Len() int }) {
+	m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "svcmux_queue_depth", Help: "Work items (muxes and unattached channels) waiting for a pass.",
+	}, func() float64 { return float64(q.Len()) }))
+}
