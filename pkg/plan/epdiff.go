@@ -70,7 +70,7 @@ func (p *pass) endpointEvents() {
 			liveByName[s.Name] = s
 			liveSet.addSlice(s)
 		}
-		created = len(owned) == 0
+		created = len(owned) == 0 && len(p.plan.Slices) > 0
 		for _, s := range p.plan.Slices {
 			wantSet.addSlice(s)
 			if l, ok := liveByName[s.Name]; !ok || SliceDiffers(s, l) {
@@ -78,7 +78,7 @@ func (p *pass) endpointEvents() {
 			}
 			delete(liveByName, s.Name)
 		}
-		changed = changed || len(liveByName) > 0
+		changed = !created && (changed || len(liveByName) > 0)
 	} else {
 		live := p.snap.MuxEndpoints
 		created = live == nil

@@ -1,0 +1,7 @@
+//go:build !linux
+
+package agentrun
+
+import "syscall"
+
+func setDeathSignal(*syscall.SysProcAttr) {}
