@@ -117,6 +117,7 @@ const (
 	PlaceholderPortName     = "placeholder"
 	PlaceholderPort         = 101
 	MaxAnnotationBytes      = 128 * 1024
+	HardAnnotationBytes     = 248 * 1024
 	MaxEndpointsPerSlice    = 100
 	ConditionReasonAccepted = "Accepted"
 )

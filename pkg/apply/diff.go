@@ -18,7 +18,7 @@ import (
 // stage order. Nothing changed ⇒ no writes. A frozen plan writes nothing.
 func Diff(p plan.Plan, s plan.Snapshot) []Write {
 	if p.Frozen {
-		return nil
+		return finalizerWrites(p, s)
 	}
 	var out []Write
 	out = append(out, stateWrites(p, s)...)
@@ -43,6 +43,31 @@ func Diff(p plan.Plan, s plan.Snapshot) []Write {
 // DiffUnattached returns the writes for a Service planned by plan.Unattached.
 func DiffUnattached(o plan.ChannelOutcome, svc *corev1.Service, keys api.Keys) []Write {
 	return channelWrites(o, svc, keys, false)
+}
+
+// finalizerWrites strips the Python controller's finalizer from a frozen mux and its
+// channels, and touches nothing else.
+func finalizerWrites(p plan.Plan, s plan.Snapshot) []Write {
+	objs := map[string]*corev1.Service{s.Mux.Namespace + "/" + s.Mux.Name: s.Mux}
+	for _, c := range s.Channels {
+		objs[c.Namespace+"/"+c.Name] = c
+	}
+	var out []Write
+	for _, r := range p.StripFinalizers {
+		svc := objs[r.String()]
+		if svc == nil {
+			continue
+		}
+		kind := KindChannel
+		if r == p.Mux {
+			kind = KindMux
+		}
+		out = append(out, Write{Stage: StageChannels, Kind: kind, Verb: VerbPatch, Resource: "services",
+			Namespace: svc.Namespace, Name: svc.Name, Fields: []string{"metadata.finalizers"}, PatchType: types.MergePatchType,
+			Patch: mustJSON(map[string]any{"metadata": map[string]any{
+				"finalizers": without(svc.Finalizers, p.Keys.Finalizer), "resourceVersion": svc.ResourceVersion}})})
+	}
+	return out
 }
 
 func stateWrites(p plan.Plan, s plan.Snapshot) []Write {

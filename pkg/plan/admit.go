@@ -189,6 +189,13 @@ func (p *pass) refuse(c *channelView, why *rejection) decision {
 		if !ok {
 			continue
 		}
+		if other, used := p.names[pv.muxName]; used && other != pv.claimKey {
+			// A colliding name cannot be served twice: the earlier owner keeps it.
+			if owner, _ := p.ledger.Owner(h.key); owner == c.owner(pv) {
+				p.ledger.Release(h.key)
+			}
+			continue
+		}
 		cl := p.claimFor(c, pv, h.key, pv.source())
 		if h.claim != nil {
 			cl = *h.claim

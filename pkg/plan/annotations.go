@@ -13,11 +13,6 @@ func (p *pass) buildAnnotations() {
 	live := p.snap.Mux.Annotations
 	want := map[string]string{}
 	var remove []string
-	refs := make([]string, len(p.channels))
-	for i, c := range p.channels {
-		refs[i] = c.ref.String()
-	}
-	want[p.keys.Channels] = channelsJSON(refs)
 	dns := p.muxDNS()
 	shownDNS := dns
 	if shownDNS == "" {
@@ -27,17 +22,26 @@ func (p *pass) buildAnnotations() {
 		p.plan.Stats.Channels, p.plan.Stats.Ports, p.plan.Stats.ReadyPods, shownDNS)
 	remove = p.externalDNS(want)
 
-	// Everything but the topology counts against the cap first; the topology gets the rest.
-	used := 0
+	// Size: Kubernetes refuses a Service whose annotations pass 256 KiB. Everything
+	// else on the mux counts first; the channels list and the topology share what is
+	// left of 128 KiB (or, when users alone fill that, of 248 KiB). The summary keeps
+	// the true counts and the plugin shows the whole picture.
+	used := len(p.keys.Channels) + len(p.keys.Topology)
 	for k, v := range live {
-		if _, mine := want[k]; !mine && k != p.keys.Topology && !contains(remove, k) {
+		if _, mine := want[k]; !mine && k != p.keys.Channels && k != p.keys.Topology && !contains(remove, k) {
 			used += len(k) + len(v)
 		}
 	}
 	for k, v := range want {
 		used += len(k) + len(v)
 	}
-	want[p.keys.Topology] = p.topology(dns, api.MaxAnnotationBytes-used-len(p.keys.Topology))
+	limit := api.MaxAnnotationBytes
+	if used+minTopologyBytes+2 > limit {
+		limit = api.HardAnnotationBytes
+	}
+	channels := p.channelsWithin(min(maxChannelsBytes, limit-used-minTopologyBytes))
+	want[p.keys.Channels] = channels
+	want[p.keys.Topology] = p.topology(dns, limit-used-len(channels))
 
 	p.plan.Annotations = want
 	for _, k := range remove {
@@ -71,6 +75,32 @@ func (p *pass) muxDNS() string {
 		return in.IP
 	}
 	return ""
+}
+
+const (
+	// maxChannelsBytes caps the channels list so the topology keeps room.
+	maxChannelsBytes = 64 * 1024
+	// minTopologyBytes is room for the shortest topology (overflow line + summary).
+	minTopologyBytes = 160
+)
+
+// channelsWithin is the channels JSON list of as many attached channels, in order,
+// as fit in budget bytes (at least "[]"): a shortened list is still valid JSON.
+func (p *pass) channelsWithin(budget int) string {
+	refs := make([]string, 0, len(p.channels))
+	size := 2
+	for _, c := range p.channels {
+		n := len(c.ref.Namespace) + len(c.ref.Name) + 3
+		if len(refs) > 0 {
+			n += 2
+		}
+		if size+n > budget {
+			break
+		}
+		size += n
+		refs = append(refs, c.ref.String())
+	}
+	return channelsJSON(refs)
 }
 
 // channelsJSON renders ["a/b", "c/d"] as Python's json.dumps did (comma + space).

@@ -61,7 +61,10 @@ func Compute(s Snapshot, o Options) Plan {
 	p.plan.State.Labels = map[string]string{api.LabelName: api.AppName, api.LabelComponent: api.ComponentMuxState}
 	p.plan.State.Annotations = map[string]string{p.keys.Mux: p.mux.String()}
 	if !p.readMux() {
+		// Frozen, but a leftover finalizer still goes: deletes must never hang.
 		p.plan.Frozen = true
+		p.project()
+		p.buildFinalizers()
 		return p.plan
 	}
 	p.project()

@@ -312,7 +312,6 @@ func TestMuxEndpointsEvents(t *testing.T) {
 	})
 
 	t.Run("a mux with no backend and no slices posts no endpoints event", func(t *testing.T) {
-		knownBug(t, "in slices mode, a mux whose desired slices are empty and that has no live slices gets MuxEndpointsCreated (\"Mux endpoints created: 0 ready, 0 not ready\") on every pass")
 		for _, s := range []Snapshot{
 			{Mux: mux()},
 			{Mux: mux(), Channels: channels(channel("app/a", "http:80"))},

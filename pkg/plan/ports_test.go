@@ -354,7 +354,6 @@ func TestMuxPortNameCollision(t *testing.T) {
 	}
 
 	t.Run("two persisted owners with one name never both reach the mux: the later by precedence is refused", func(t *testing.T) {
-		knownBug(t, "a refused owner whose mux port name collides with an earlier owner's is Kept: the mux gets two ports named "+collidingHash+", which the API server rejects")
 		p := compute(t, Snapshot{Mux: mux(), Channels: channels(a(), b()), StateConfigMap: stateOf(
 			claim("app/a", collidingA, "TCP", 1001, 1001, "static"),
 			claim("app/b", collidingB, "TCP", 1002, 1002, "static"),
