@@ -128,6 +128,6 @@ func TestClaimsArePruned(t *testing.T) {
 	assert.Equal(t, []string{"TCP:app:api:http=20000/auto"}, claimsOf(p))
 	assert.True(t, p.State.Write)
 	assert.False(t, p.State.Create)
-	assert.True(t, strings.Contains(p.State.Encoded, `"service": "api"`))
-	assert.NotContains(t, p.State.Encoded, `"service": "gone"`)
+	assert.True(t, strings.Contains(p.State.Document.Encode(), `"service": "api"`))
+	assert.NotContains(t, p.State.Document.Encode(), `"service": "gone"`)
 }

@@ -105,7 +105,7 @@ func (p *pass) readMux() bool {
 		p.warnMux(api.ReasonInvalidPortRange, fmt.Sprintf("mux %s: annotation %s: %v; owners keep their ports, no new automatic port is given",
 			p.mux, p.keys.PortRange, p.rangeErr))
 	}
-	doc, err := readState(p.snap.StateConfigMap, mux, p.keys)
+	doc, err := readState(p.snap.StateConfigMap, mux, p.keys, p.opts.StateCache)
 	p.stateOK = err == nil
 	p.plan.State.Readable = p.stateOK
 	if err != nil {
@@ -153,16 +153,24 @@ func (p *pass) buildPorts() {
 // buildState is the new state document: the claims of every served port. It is
 // written only when readable, the range is valid, and the content changed.
 func (p *pass) buildState() {
-	doc := state.Document{Mux: p.mux}
+	type keyed struct {
+		key   string
+		claim state.Claim
+	}
+	var all []keyed
 	for _, c := range p.channels {
 		for _, sp := range p.decisions[c].served {
-			doc.Claims = append(doc.Claims, sp.claim)
+			all = append(all, keyed{sp.pv.claimKey, sp.claim})
 		}
 	}
-	sort.Slice(doc.Claims, func(i, j int) bool { return doc.Claims[i].Key() < doc.Claims[j].Key() })
+	// Sort on the precomputed claim keys: Claim.Key builds a string per call.
+	sort.Slice(all, func(i, j int) bool { return all[i].key < all[j].key })
+	doc := state.Document{Mux: p.mux, Claims: make([]state.Claim, len(all))}
+	for i := range all {
+		doc.Claims[i] = all[i].claim
+	}
 	sp := &p.plan.State
 	sp.Document = doc
-	sp.Encoded = doc.Encode()
 	if !p.stateOK {
 		return
 	}
@@ -171,7 +179,24 @@ func (p *pass) buildState() {
 		return
 	}
 	sp.Create = p.snap.StateConfigMap == nil
-	sp.Write = sp.Create || p.oldDoc.Migrated || !p.oldDoc.Equal(doc)
+	sp.Write = sp.Create || p.oldDoc.Migrated || !sameDocument(p.oldDoc, doc)
+	if sp.Write {
+		sp.Encoded = doc.Encode() // only what is written is encoded: 10k claims cost milliseconds
+	}
+}
+
+// sameDocument compares two sorted, normalised documents (Decode returns them so,
+// and the planner builds them so) without the copies state.Document.Equal makes.
+func sameDocument(a, b state.Document) bool {
+	if a.Mux != b.Mux || len(a.Claims) != len(b.Claims) {
+		return false
+	}
+	for i := range a.Claims {
+		if a.Claims[i] != b.Claims[i] {
+			return a.Equal(b) // not normalised alike after all: the exact comparison decides
+		}
+	}
+	return true
 }
 
 // buildFinalizers lists the Python controller's leftover finalizer for removal.

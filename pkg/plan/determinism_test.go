@@ -96,7 +96,7 @@ func TestComputeConverges(t *testing.T) {
 			p2 := compute(t, w2, opts(mode))
 			assert.Equal(t, p1.Ports, p2.Ports)
 			assert.Equal(t, p1.Annotations, p2.Annotations)
-			assert.Equal(t, p1.State.Encoded, p2.State.Encoded)
+			assert.Equal(t, p1.State.Document.Encode(), p2.State.Document.Encode())
 			assert.False(t, p2.State.Write)
 			assert.False(t, p2.State.Create)
 			for _, e := range p2.Events {

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -97,7 +98,7 @@ func addGroup(groups map[string]*group, channel string, s *discoveryv1.EndpointS
 	var kb strings.Builder
 	kb.WriteString(string(s.AddressType))
 	for _, e := range eps {
-		fmt.Fprintf(&kb, "|%s:%d/%s", *e.Name, *e.Port, *e.Protocol)
+		kb.WriteString("|" + *e.Name + ":" + strconv.Itoa(int(*e.Port)) + "/" + string(*e.Protocol))
 	}
 	key := kb.String()
 	g, ok := groups[key]
@@ -110,22 +111,14 @@ func addGroup(groups map[string]*group, channel string, s *discoveryv1.EndpointS
 		if len(e.Addresses) == 0 {
 			continue
 		}
+		// The fields svcmux carries are shared with the snapshot, not copied: a
+		// steady pass over thousands of backends would otherwise allocate for each.
+		// Plans are read-only, like snapshots.
 		g.endpoints = append(g.endpoints, discoveryv1.Endpoint{
-			Addresses: append([]string(nil), e.Addresses...), Conditions: copyConditions(e.Conditions),
-			Hostname: e.Hostname, TargetRef: e.TargetRef.DeepCopy(), NodeName: e.NodeName, Zone: e.Zone,
+			Addresses: e.Addresses, Conditions: e.Conditions,
+			Hostname: e.Hostname, TargetRef: e.TargetRef, NodeName: e.NodeName, Zone: e.Zone,
 		})
 	}
-}
-
-func copyConditions(c discoveryv1.EndpointConditions) discoveryv1.EndpointConditions {
-	cp := func(b *bool) *bool {
-		if b == nil {
-			return nil
-		}
-		v := *b
-		return &v
-	}
-	return discoveryv1.EndpointConditions{Ready: cp(c.Ready), Serving: cp(c.Serving), Terminating: cp(c.Terminating)}
 }
 
 // sortEndpoints orders by first address and drops repeats of the same address.

@@ -25,12 +25,65 @@ func OwnedSlices(live []*discoveryv1.EndpointSlice) []*discoveryv1.EndpointSlice
 
 // SliceDiffers reports whether live differs from desired in a field svcmux owns.
 func SliceDiffers(desired, live *discoveryv1.EndpointSlice) bool {
-	return !metaContains(live.Labels, desired.Labels) ||
+	return desired.AddressType != live.AddressType ||
+		!sameEndpoints(desired.Endpoints, live.Endpoints) ||
+		!samePorts(desired.Ports, live.Ports) ||
+		!metaContains(live.Labels, desired.Labels) ||
 		!metaContains(live.Annotations, desired.Annotations) ||
-		!equality.Semantic.DeepEqual(desired.OwnerReferences, live.OwnerReferences) ||
-		desired.AddressType != live.AddressType ||
-		!equality.Semantic.DeepEqual(desired.Endpoints, live.Endpoints) ||
-		!equality.Semantic.DeepEqual(desired.Ports, live.Ports)
+		!equality.Semantic.DeepEqual(desired.OwnerReferences, live.OwnerReferences)
+}
+
+// sameEndpoints compares the fields svcmux sets, without reflection: a steady pass
+// compares every endpoint of every channel.
+func sameEndpoints(a, b []discoveryv1.Endpoint) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		x, y := &a[i], &b[i]
+		if !sameStrings(x.Addresses, y.Addresses) || !sameBool(x.Conditions.Ready, y.Conditions.Ready) ||
+			!sameBool(x.Conditions.Serving, y.Conditions.Serving) || !sameBool(x.Conditions.Terminating, y.Conditions.Terminating) ||
+			!sameString(x.Hostname, y.Hostname) || !sameString(x.NodeName, y.NodeName) || !sameString(x.Zone, y.Zone) ||
+			!sameTarget(x.TargetRef, y.TargetRef) {
+			return false
+		}
+	}
+	return true
+}
+
+func samePorts(a, b []discoveryv1.EndpointPort) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !sameString(a[i].Name, b[i].Name) || !sameInt(a[i].Port, b[i].Port) ||
+			!sameProto(a[i].Protocol, b[i].Protocol) || !sameString(a[i].AppProtocol, b[i].AppProtocol) {
+			return false
+		}
+	}
+	return true
+}
+
+func sameStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func samePtr[T comparable](a, b *T) bool { return (a == nil) == (b == nil) && (a == nil || *a == *b) }
+
+func sameBool(a, b *bool) bool             { return samePtr(a, b) }
+func sameString(a, b *string) bool         { return samePtr(a, b) }
+func sameInt(a, b *int32) bool             { return samePtr(a, b) }
+func sameProto(a, b *corev1.Protocol) bool { return samePtr(a, b) }
+func sameTarget(a, b *corev1.ObjectReference) bool {
+	return (a == nil) == (b == nil) && (a == nil || (a.Kind == b.Kind && a.Namespace == b.Namespace && a.Name == b.Name && a.UID == b.UID))
 }
 
 // EndpointsDiffers reports whether the live legacy Endpoints differs from desired.
@@ -65,20 +118,27 @@ func (p *pass) endpointEvents() {
 	created, changed := false, false
 	if p.opts.EndpointsMode.slices() {
 		owned := OwnedSlices(p.snap.MuxSlices)
-		liveByName := map[string]*discoveryv1.EndpointSlice{}
+		liveByName := make(map[string]*discoveryv1.EndpointSlice, len(owned))
 		for _, s := range owned {
 			liveByName[s.Name] = s
-			liveSet.addSlice(s)
 		}
 		created = len(owned) == 0 && len(p.plan.Slices) > 0
 		for _, s := range p.plan.Slices {
-			wantSet.addSlice(s)
 			if l, ok := liveByName[s.Name]; !ok || SliceDiffers(s, l) {
 				changed = true
 			}
 			delete(liveByName, s.Name)
 		}
 		changed = !created && (changed || len(liveByName) > 0)
+		// The readable diff is only built when there is something to tell.
+		if created || changed {
+			for _, s := range owned {
+				liveSet.addSlice(s)
+			}
+			for _, s := range p.plan.Slices {
+				wantSet.addSlice(s)
+			}
+		}
 	} else {
 		live := p.snap.MuxEndpoints
 		created = live == nil

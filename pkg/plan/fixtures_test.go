@@ -382,7 +382,7 @@ func applied(s Snapshot, p Plan) Snapshot {
 		next.StateConfigMap = &corev1.ConfigMap{
 			ObjectMeta: metav1.ObjectMeta{Namespace: p.Mux.Namespace, Name: p.State.Name,
 				Labels: p.State.Labels, Annotations: p.State.Annotations},
-			Data: map[string]string{api.StateKey: p.State.Encoded},
+			Data: map[string]string{api.StateKey: p.State.Document.Encode()},
 		}
 	}
 	next.MuxSlices = nil

@@ -49,7 +49,7 @@ func TestGoldenScenario(t *testing.T) {
 	p := compute(t, goldenWorld())
 
 	assert.Equal(t, golden(t, "golden-topology.txt"), p.Annotations[testKeys.Topology], "topology (testdata/golden-topology.txt)")
-	assert.Equal(t, golden(t, "golden-state.json"), p.State.Encoded, "state document (testdata/golden-state.json)")
+	assert.Equal(t, golden(t, "golden-state.json"), p.State.Document.Encode(), "state document (testdata/golden-state.json)")
 	assert.Equal(t, map[string]string{
 		testKeys.Channels:              `["app/api", "app/bad", "app/dns", "app/web"]`,
 		testKeys.Summary:               "4 channel(s) | 4 port(s) | 3 pod(s) | DNS: 203.0.113.7",

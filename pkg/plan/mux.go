@@ -79,12 +79,16 @@ func portLimit(svc *corev1.Service, keys api.Keys) (limit int, gkeNotice string,
 
 // readState decodes and validates the mux's state ConfigMap. A missing ConfigMap is
 // empty, readable state; an invalid or foreign one is unreadable and never written.
-func readState(cm *corev1.ConfigMap, mux *corev1.Service, keys api.Keys) (state.Document, error) {
+func readState(cm *corev1.ConfigMap, mux *corev1.Service, keys api.Keys, cache *state.Cache) (state.Document, error) {
 	if cm == nil {
 		return state.Document{}, nil
 	}
 	ref := api.MuxRef{Namespace: mux.Namespace, Name: mux.Name}
-	doc, err := state.Decode(cm.Data[api.StateKey])
+	decode := func(raw string) (state.Document, error) { return state.Decode(raw) }
+	if cache != nil {
+		decode = func(raw string) (state.Document, error) { return cache.Decode(cm.Namespace+"/"+cm.Name, raw) }
+	}
+	doc, err := decode(cm.Data[api.StateKey])
 	if err != nil {
 		return state.Document{}, fmt.Errorf("mux state ConfigMap %s/%s: %v; fix it or run kubectl svcmux repair", cm.Namespace, cm.Name, err)
 	}

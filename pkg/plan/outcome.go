@@ -71,6 +71,9 @@ func copyIngress(in []corev1.LoadBalancerIngress) []corev1.LoadBalancerIngress {
 // did ("Added 2 port(s): 20000/TCP, 20001/TCP; Removed 1 port(s): 101/TCP"), or ""
 // when the set of {name, port, protocol} is the same.
 func portsChangeMessage(live, desired []corev1.ServicePort) string {
+	if sameServicePorts(live, desired) {
+		return ""
+	}
 	id := func(sp corev1.ServicePort) string { return sp.Name + "|" + keyOf(sp).String() }
 	have, want := map[string]ports.Key{}, map[string]ports.Key{}
 	for _, sp := range live {
@@ -100,6 +103,20 @@ func portsChangeMessage(live, desired []corev1.ServicePort) string {
 		parts = append(parts, fmt.Sprintf("%s %d port(s): %s", d.verb, len(d.keys), joinKeys(d.keys, 20)))
 	}
 	return strings.Join(parts, "; ")
+}
+
+// sameServicePorts is the quick check for the usual case: the live ports are the
+// ones the agent wrote, in the same order.
+func sameServicePorts(live, desired []corev1.ServicePort) bool {
+	if len(live) != len(desired) {
+		return false
+	}
+	for i := range live {
+		if live[i].Name != desired[i].Name || keyOf(live[i]) != keyOf(desired[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // joinKeys lists at most max keys so an event stays readable at scale.

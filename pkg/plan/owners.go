@@ -36,8 +36,11 @@ func (p *pass) reserveOwners() {
 			}
 		}
 	}
-	p.recoverFromMuxPorts()
-	p.recoverFromAnnotations()
+	// Recovery is only for identities no claim covers; a steady mux has none.
+	if len(p.held) < len(p.byClaim) {
+		p.recoverFromMuxPorts()
+		p.recoverFromAnnotations()
+	}
 }
 
 // hold records an owner unless the identity or the key is already taken.

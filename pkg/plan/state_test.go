@@ -70,7 +70,7 @@ func TestStateDocument(t *testing.T) {
 			assert.Equal(t, []string{muxPort(53, "UDP", "app/dns", "dns"), muxPort(20000, "TCP", "app/api", "http")}, portList(p))
 			assert.True(t, p.State.Readable)
 			assert.Empty(t, p.State.Problem)
-			assert.Equal(t, tc.encoded, p.State.Encoded)
+			assert.Equal(t, tc.encoded, p.State.Document.Encode())
 			assert.Equal(t, tc.write, p.State.Write, "write")
 			assert.Equal(t, tc.create, p.State.Create, "create")
 		})
@@ -83,7 +83,7 @@ func TestStateDocument(t *testing.T) {
 			Channels: channels(auto(channel("app/api", "http:8080"), "http:auto")), StateConfigMap: stateCM(older)})
 		assert.True(t, p.State.Write)
 		assert.Equal(t, []string{"TCP:app:api:http=20000/auto"}, claimsOf(p))
-		assert.Contains(t, p.State.Encoded, `"portClaims": [`)
+		assert.Contains(t, p.State.Document.Encode(), `"portClaims": [`)
 	})
 
 	t.Run("a valid mux with no channel creates an empty state document", func(t *testing.T) {
@@ -91,8 +91,8 @@ func TestStateDocument(t *testing.T) {
 		assert.True(t, p.State.Create)
 		assert.True(t, p.State.Write)
 		assert.Empty(t, p.State.Document.Claims)
-		assert.Equal(t, golden(t, "empty-state.json"), p.State.Encoded)
-		assert.False(t, strings.HasSuffix(p.State.Encoded, "\n"), "no trailing newline")
+		assert.Equal(t, golden(t, "empty-state.json"), p.State.Document.Encode())
+		assert.False(t, strings.HasSuffix(p.State.Document.Encode(), "\n"), "no trailing newline")
 	})
 
 	t.Run("an empty state document that is current is not rewritten", func(t *testing.T) {
@@ -137,5 +137,5 @@ func TestStateIsNotWrittenWhenUnchanged(t *testing.T) {
 	p2 := compute(t, second)
 	assert.False(t, p2.State.Create)
 	assert.False(t, p2.State.Write)
-	assert.Equal(t, p1.State.Encoded, p2.State.Encoded)
+	assert.Equal(t, p1.State.Document.Encode(), p2.State.Document.Encode())
 }

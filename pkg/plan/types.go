@@ -42,6 +42,9 @@ type Options struct {
 	EndpointsMode EndpointsMode
 	// Now stamps a condition whose status flips; passing it in keeps Compute pure.
 	Now metav1.Time
+	// StateCache, when set, remembers decoded state documents across passes (the
+	// agent keeps one); it changes no result, only the cost of a steady pass.
+	StateCache *state.Cache
 }
 
 // Snapshot is everything Compute reads for one mux. The objects are never mutated.
@@ -80,7 +83,9 @@ type Event struct {
 	FieldPath string
 }
 
-// Plan is the desired state of one mux and everything around it.
+// Plan is the desired state of one mux and everything around it. A Plan may share
+// read-only parts (endpoint addresses, references) with its Snapshot: treat both as
+// immutable; DeepCopy before changing anything.
 type Plan struct {
 	Mux ObjectRef
 	// Keys are the annotation keys the plan was computed with.
@@ -133,7 +138,8 @@ type StatePlan struct {
 	// Problem says why the state is not readable or not writable this pass.
 	Problem  string
 	Document state.Document
-	Encoded  string
+	// Encoded is Document's exact bytes, set when Write is (call Document.Encode otherwise).
+	Encoded string
 	// Write is true when the content differs (semantically) from the live one;
 	// Create when the ConfigMap does not exist yet.
 	Write  bool
