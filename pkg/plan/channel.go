@@ -28,6 +28,7 @@ type portView struct {
 	channelPort int32
 	muxName     string // 7-hex hash: the mux port name and the port's identity on the mux
 	claimKey    string // protocol:namespace:service:portName, the state document's key
+	owner       string // namespace/service:hash, how conflict messages name the owner
 	kind        mappingKind
 	want        int32 // requested public port (default and explicit); 0 for auto
 }
@@ -49,7 +50,7 @@ type channelView struct {
 }
 
 // owner is the "namespace/service:hash" form used in conflict messages.
-func (c *channelView) owner(p portView) string { return c.ref.String() + ":" + p.muxName }
+func (c *channelView) owner(p portView) string { return p.owner }
 
 // rejection is a refusal with the reason constant and a message naming the fix.
 type rejection struct {
@@ -80,11 +81,13 @@ func projectChannel(svc *corev1.Service, keys api.Keys) *channelView {
 		if proto == "" {
 			proto = corev1.ProtocolTCP
 		}
+		muxName := ports.MuxPortName(svc.Namespace, svc.Name, sp.Name)
 		c.ports = append(c.ports, portView{
 			name:        sp.Name,
 			protocol:    proto,
 			channelPort: sp.Port,
-			muxName:     ports.MuxPortName(svc.Namespace, svc.Name, sp.Name),
+			muxName:     muxName,
+			owner:       svc.Namespace + "/" + svc.Name + ":" + muxName,
 			claimKey:    string(proto) + ":" + svc.Namespace + ":" + svc.Name + ":" + sp.Name,
 			kind:        mapDefault,
 			want:        sp.Port,

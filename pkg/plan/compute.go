@@ -14,10 +14,11 @@ import (
 
 // pass is the working memory of one Compute call.
 type pass struct {
-	opts Options
-	keys api.Keys
-	snap Snapshot
-	mux  api.MuxRef
+	opts   Options
+	keys   api.Keys
+	snap   Snapshot
+	mux    api.MuxRef
+	muxRef string // mux.String(), computed once
 
 	channels []*channelView // attached, namespace/name order
 	byClaim  map[string]portRef
@@ -55,6 +56,7 @@ func Compute(s Snapshot, o Options) Plan {
 		decisions:      map[*channelView]decision{},
 		readyByChannel: map[ObjectRef]int{},
 	}
+	p.muxRef = p.mux.String()
 	p.plan.Mux = ObjectRef{Kind: "Service", Namespace: s.Mux.Namespace, Name: s.Mux.Name, UID: s.Mux.UID}
 	p.plan.Keys = p.keys
 	p.plan.State.Name = StateConfigMapName(s.Mux, p.keys)

@@ -167,7 +167,7 @@ func (p *pass) endpointsMeta(name string, channels []string) metav1.ObjectMeta {
 		},
 		Annotations: map[string]string{
 			p.keys.Managed:  "true",
-			p.keys.Mux:      p.mux.String(),
+			p.keys.Mux:      p.muxRef,
 			p.keys.Channels: channelsJSON(channels),
 		},
 		OwnerReferences: []metav1.OwnerReference{{

@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/nowakeai/svcmux/pkg/api"
 )
@@ -30,7 +31,20 @@ func SliceDiffers(desired, live *discoveryv1.EndpointSlice) bool {
 		!samePorts(desired.Ports, live.Ports) ||
 		!metaContains(live.Labels, desired.Labels) ||
 		!metaContains(live.Annotations, desired.Annotations) ||
-		!equality.Semantic.DeepEqual(desired.OwnerReferences, live.OwnerReferences)
+		!sameOwners(desired.OwnerReferences, live.OwnerReferences)
+}
+
+func sameOwners(a, b []metav1.OwnerReference) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].APIVersion != b[i].APIVersion || a[i].Kind != b[i].Kind || a[i].Name != b[i].Name ||
+			a[i].UID != b[i].UID || !sameBool(a[i].Controller, b[i].Controller) || !sameBool(a[i].BlockOwnerDeletion, b[i].BlockOwnerDeletion) {
+			return false
+		}
+	}
+	return true
 }
 
 // sameEndpoints compares the fields svcmux sets, without reflection: a steady pass
