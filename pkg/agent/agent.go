@@ -30,6 +30,7 @@ import (
 	"github.com/nowakeai/svcmux/pkg/apply"
 	"github.com/nowakeai/svcmux/pkg/plan"
 	"github.com/nowakeai/svcmux/pkg/snapshot"
+	"github.com/nowakeai/svcmux/pkg/state"
 	"github.com/nowakeai/svcmux/pkg/version"
 )
 
@@ -208,7 +209,8 @@ func run(ctx context.Context, cfg Config, client kubernetes.Interface, log *slog
 
 	c := &controller{
 		log: log, dryRun: cfg.DryRun, reader: reader, queue: queue, events: events, metrics: m, now: time.Now,
-		opts: plan.Options{Keys: keys, DefaultMuxNamespace: cfg.DefaultMuxNamespace, EndpointsMode: plan.EndpointsMode(cfg.EndpointsMode)},
+		opts: plan.Options{Keys: keys, DefaultMuxNamespace: cfg.DefaultMuxNamespace, EndpointsMode: plan.EndpointsMode(cfg.EndpointsMode),
+			StateCache: state.NewCache()},
 		exec: &apply.Executor{Client: client, DryRun: cfg.DryRun, Workers: cfg.ChannelWriteConcurrency},
 	}
 	if !cfg.LeaderElect {
