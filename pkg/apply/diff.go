@@ -303,19 +303,16 @@ func channelWrites(o plan.ChannelOutcome, svc *corev1.Service, keys api.Keys, st
 	return out
 }
 
-// statusWrite replaces status.loadBalancer.ingress and the conditions list (ours
-// swapped in, others kept) under a resourceVersion precondition, so a condition
-// another controller adds meanwhile is never lost: the write conflicts and retries.
+// statusWrite sets status.loadBalancer.ingress (an atomic list) and the Accepted
+// condition with a strategic merge patch: Service status conditions merge by type,
+// so other controllers' conditions are kept without a resourceVersion precondition,
+// and the annotation patch of the same pass cannot make this one conflict.
 func statusWrite(o plan.ChannelOutcome, svc *corev1.Service, keys api.Keys) (Write, bool) {
-	var conds []metav1.Condition
-	for _, c := range svc.Status.Conditions {
-		if c.Type != keys.AcceptedCondition {
-			conds = append(conds, c)
+	var live *metav1.Condition
+	for i := range svc.Status.Conditions {
+		if svc.Status.Conditions[i].Type == keys.AcceptedCondition {
+			live = &svc.Status.Conditions[i]
 		}
-	}
-	if o.Condition != nil {
-		conds = append(conds, *o.Condition)
-		sort.SliceStable(conds, func(i, j int) bool { return conds[i].Type < conds[j].Type })
 	}
 	var fields []string
 	status := map[string]any{}
@@ -323,20 +320,20 @@ func statusWrite(o plan.ChannelOutcome, svc *corev1.Service, keys api.Keys) (Wri
 		status["loadBalancer"] = map[string]any{"ingress": emptyNil(o.Ingress)}
 		fields = append(fields, "status.loadBalancer")
 	}
-	if !sameConditions(svc.Status.Conditions, conds) {
-		if len(conds) == 0 {
-			status["conditions"] = nil
-		} else {
-			status["conditions"] = conds
-		}
+	switch {
+	case o.Condition == nil && live != nil:
+		status["conditions"] = []map[string]any{{"$patch": "delete", "type": keys.AcceptedCondition}}
+		fields = append(fields, "status.conditions")
+	case o.Condition != nil && (live == nil || !sameCondition(*live, *o.Condition)):
+		status["conditions"] = []metav1.Condition{*o.Condition}
 		fields = append(fields, "status.conditions")
 	}
 	if len(fields) == 0 {
 		return Write{}, false
 	}
 	return Write{Stage: StageChannels, Kind: KindChannel, Verb: VerbPatch, Resource: "services", Subresource: "status",
-		Namespace: svc.Namespace, Name: svc.Name, Fields: fields, PatchType: types.MergePatchType,
-		Patch: mustJSON(map[string]any{"metadata": map[string]any{"resourceVersion": svc.ResourceVersion}, "status": status})}, true
+		Namespace: svc.Namespace, Name: svc.Name, Fields: fields, PatchType: types.StrategicMergePatchType,
+		Patch: mustJSON(map[string]any{"status": status})}, true
 }
 
 func emptyNil(in []corev1.LoadBalancerIngress) []corev1.LoadBalancerIngress {
@@ -346,24 +343,12 @@ func emptyNil(in []corev1.LoadBalancerIngress) []corev1.LoadBalancerIngress {
 	return in
 }
 
-// sameConditions compares by type, ignoring order; lastTransitionTime compares at
-// second precision, which is what the API server stores.
-func sameConditions(a, b []metav1.Condition) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	byType := map[string]metav1.Condition{}
-	for _, c := range a {
-		byType[c.Type] = c
-	}
-	for _, c := range b {
-		o, ok := byType[c.Type]
-		if !ok || o.Status != c.Status || o.Reason != c.Reason || o.Message != c.Message ||
-			o.ObservedGeneration != c.ObservedGeneration || !o.LastTransitionTime.Rfc3339Copy().Time.Equal(c.LastTransitionTime.Rfc3339Copy().Time) {
-			return false
-		}
-	}
-	return true
+// sameCondition compares what svcmux sets; lastTransitionTime at second
+// precision, which is what the API server stores.
+func sameCondition(a, b metav1.Condition) bool {
+	return a.Status == b.Status && a.Reason == b.Reason && a.Message == b.Message &&
+		a.ObservedGeneration == b.ObservedGeneration &&
+		a.LastTransitionTime.Rfc3339Copy().Time.Equal(b.LastTransitionTime.Rfc3339Copy().Time)
 }
 
 func mustJSON(v any) []byte {
