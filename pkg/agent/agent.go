@@ -204,6 +204,13 @@ func run(ctx context.Context, cfg Config, client kubernetes.Interface, log *slog
 		}
 		return errors.New("informer caches did not sync")
 	}
+	if !cfg.DryRun {
+		if own, err := listOwnEvents(ctx, client); err != nil {
+			log.Warn("could not read earlier events; standing warnings may be posted again", "error", err)
+		} else {
+			log.Debug("remembered earlier events", "count", events.seed(own))
+		}
+	}
 	ready.Store(true)
 	log.Info("informer caches synced", "queued", queue.Len())
 

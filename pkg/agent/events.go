@@ -119,3 +119,24 @@ func objectReference(e plan.Event) *corev1.ObjectReference {
 		FieldPath:  e.FieldPath,
 	}
 }
+
+// seed remembers the Events an earlier agent process already posted (still in the
+// cluster, up to the API server's event TTL), so a restarted agent does not post a
+// standing warning a second time: a restart on an idle cluster makes zero writes.
+func (p *eventPoster) seed(events []corev1.Event) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, e := range events {
+		if e.Source.Component != EventComponent || e.InvolvedObject.UID == "" {
+			continue
+		}
+		id := string(e.InvolvedObject.UID)
+		if p.last[id] == nil {
+			p.last[id] = map[eventKey]struct{}{}
+		}
+		p.last[id][eventKey{Type: e.Type, Reason: e.Reason, Message: e.Message, FieldPath: e.InvolvedObject.FieldPath}] = struct{}{}
+		n++
+	}
+	return n
+}

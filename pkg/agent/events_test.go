@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/tools/record"
 
 	"github.com/nowakeai/svcmux/pkg/api"
@@ -122,4 +124,23 @@ func TestObjectReferenceNamesTheObject(t *testing.T) {
 	assert.Equal(t, "web", ref.Name)
 	assert.Equal(t, webRef.UID, ref.UID)
 	assert.Equal(t, "spec.ports[0]", ref.FieldPath)
+}
+
+func TestEventPosterSeed(t *testing.T) {
+	t.Run("an event an earlier process posted is not posted again", func(t *testing.T) {
+		rec := record.NewFakeRecorder(10)
+		p := newEventPoster(rec, slog.New(slog.DiscardHandler), nil)
+		ref := plan.ObjectRef{Kind: "Service", Namespace: "app", Name: "a", UID: "uid-a"}
+		n := p.seed([]corev1.Event{
+			{InvolvedObject: corev1.ObjectReference{UID: "uid-a"}, Source: corev1.EventSource{Component: EventComponent},
+				Type: "Warning", Reason: "MuxPortConflict", Message: "taken"},
+			{InvolvedObject: corev1.ObjectReference{UID: "uid-a"}, Source: corev1.EventSource{Component: "someone-else"},
+				Type: "Warning", Reason: "Other", Message: "x"},
+		})
+		require.Equal(t, 1, n)
+		fresh := p.post([]plan.ObjectRef{ref}, []plan.Event{{Object: ref, Type: "Warning", Reason: "MuxPortConflict", Message: "taken"}})
+		assert.Equal(t, 0, fresh)
+		fresh = p.post([]plan.ObjectRef{ref}, []plan.Event{{Object: ref, Type: "Warning", Reason: "MuxPortConflict", Message: "changed"}})
+		assert.Equal(t, 1, fresh)
+	})
 }
