@@ -22,6 +22,11 @@ test: lint unit e2e
 unit:
 	$(GO) test -count=1 ./pkg/... ./cmd/...
 
+## testenv: build etcd, kube-apiserver, kube-controller-manager, kubectl and kube-proxy
+## from the Go module proxy into test/.cache/k8s-<v>-etcd-<v>/bin (no-op when up to date).
+testenv:
+	GO=$(GO) test/tools/build.sh
+
 ## e2e: end-to-end tests on the real control plane (built into the cache first).
 e2e: testenv
 	$(GO) test -count=1 -timeout 40m ./test/...
@@ -46,3 +51,52 @@ fuzz:
 
 clean:
 	rm -rf $(BIN)
+
+## demo: a local real control plane, the agent, a sample mux with three channels and
+## ready pods, the topology the agent wrote; it all keeps running in the background (state,
+## kubeconfig and logs in test/.cache/demo) until `make demo-stop`.
+DEMO_DIR := test/.cache/demo
+DEMO_TIMEOUT ?= 600
+.PHONY: demo-stop bench-e2e
+
+demo: testenv
+	@$(MAKE) --no-print-directory demo-stop >/dev/null
+	@mkdir -p $(DEMO_DIR)/bin
+	$(GO) build -o $(DEMO_DIR)/bin/demo ./test/demo
+	@dir=$(DEMO_DIR); rm -f $$dir/ready $$dir/failed; : >$$dir/demo.log; \
+	$$(command -v setsid) nohup $$dir/bin/demo -dir $$dir </dev/null >>$$dir/demo.log 2>&1 & pid=$$!; \
+	trap 'kill -TERM $$pid 2>/dev/null; wait $$pid; exit 130' INT TERM; \
+	shown=0; show() { local n; n=$$(wc -l <$$dir/demo.log); \
+	  if (( n > shown )); then sed -n "$$((shown + 1)),$${n}p" $$dir/demo.log; shown=$$n; fi; }; \
+	deadline=$$((SECONDS + $(DEMO_TIMEOUT))); \
+	until [[ -e $$dir/ready || -e $$dir/failed || -z $$(jobs -pr) ]]; do \
+	  show; \
+	  if (( SECONDS > deadline )); then echo "demo: not ready within $(DEMO_TIMEOUT)s; stopping it"; \
+	    kill -TERM $$pid; wait $$pid; show; exit 1; fi; \
+	  sleep 0.5; \
+	done; \
+	if [[ ! -e $$dir/ready ]]; then wait $$pid; show; echo "demo: failed (log: $$dir/demo.log)"; exit 1; fi; \
+	show; echo; cat $$dir/report.txt; echo; \
+	echo "Kubeconfig: $(CURDIR)/$$dir/kubeconfig"; \
+	echo "Stop:       make demo-stop"
+
+## demo-stop: stop the demo started by `make demo` (SIGTERM, then wait for it to stop
+## the agent and the control plane).
+demo-stop:
+	@dir=$(DEMO_DIR); pid=$$(cat $$dir/demo.pid 2>/dev/null || true); \
+	if [[ -z $$pid ]] || ! kill -0 $$pid 2>/dev/null; then \
+	  echo "demo: not running"; rm -f $$dir/demo.pid $$dir/ready; exit 0; fi; \
+	if [[ $$(ps -o args= -p $$pid) != "$$dir/bin/demo "* ]]; then \
+	  echo "demo: pid $$pid is not the demo; removing the stale pid file"; rm -f $$dir/demo.pid $$dir/ready; exit 0; fi; \
+	echo "demo: stopping (pid $$pid)"; kill -TERM $$pid; \
+	for i in $$(seq 300); do \
+	  if ! kill -0 $$pid 2>/dev/null; then echo "demo: stopped"; exit 0; fi; sleep 0.2; done; \
+	echo "demo: still running after 60s; killing it (its components die with it)"; kill -KILL $$pid
+
+## bench-e2e: convergence benchmark on the real control plane (SPEC §7, §9): 100 and 1,000
+## channels on one mux and 2,000 on 20 muxes against the API server's write floor, writes
+## made, idle writes. Table on stdout and in test/bench/results.txt. The idle window is
+## SVCMUX_BENCH_IDLE (default 60s); pick scenarios with BENCH_RUN (a -run pattern).
+BENCH_RUN ?= ^TestConvergence
+bench-e2e: testenv
+	SVCMUX_BENCH=1 $(GO) test -count=1 -timeout 120m -v -run '$(BENCH_RUN)' ./test/bench
