@@ -2,6 +2,7 @@ package apply
 
 import (
 	"encoding/json"
+	"fmt"
 	"sort"
 
 	corev1 "k8s.io/api/core/v1"
@@ -37,6 +38,7 @@ func Diff(p plan.Plan, s plan.Snapshot) []Write {
 			out = append(out, channelWrites(o, svc, p.Keys, strip[o.Channel.String()])...)
 		}
 	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Stage < out[j].Stage })
 	return out
 }
 
@@ -62,10 +64,9 @@ func finalizerWrites(p plan.Plan, s plan.Snapshot) []Write {
 		if r == p.Mux {
 			kind = KindMux
 		}
-		out = append(out, Write{Stage: StageChannels, Kind: kind, Verb: VerbPatch, Resource: "services",
-			Namespace: svc.Namespace, Name: svc.Name, Fields: []string{"metadata.finalizers"}, PatchType: types.MergePatchType,
-			Patch: mustJSON(map[string]any{"metadata": map[string]any{
-				"finalizers": without(svc.Finalizers, p.Keys.Finalizer), "resourceVersion": svc.ResourceVersion}})})
+		if w, ok := finalizerWrite(svc, p.Keys.Finalizer, kind); ok {
+			out = append(out, w)
+		}
 	}
 	return out
 }
@@ -114,22 +115,38 @@ func muxWrites(p plan.Plan, s plan.Snapshot) []Write {
 		meta["annotations"] = ann
 		fields = append(fields, changed...)
 	}
+	var out []Write
+	if len(fields) > 0 {
+		body := map[string]any{"metadata": meta}
+		if len(spec) > 0 {
+			body["spec"] = spec
+		}
+		out = append(out, Write{Stage: StageMux, Kind: KindMux, Verb: VerbPatch, Resource: "services", Namespace: mux.Namespace,
+			Name: mux.Name, Fields: fields, PatchType: types.MergePatchType, Patch: mustJSON(body)})
+	}
 	for _, r := range p.StripFinalizers {
 		if r == p.Mux {
-			meta["finalizers"] = without(mux.Finalizers, p.Keys.Finalizer)
-			meta["resourceVersion"] = mux.ResourceVersion
-			fields = append(fields, "metadata.finalizers")
+			if w, ok := finalizerWrite(mux, p.Keys.Finalizer, KindMux); ok {
+				out = append(out, w)
+			}
 		}
 	}
-	if len(fields) == 0 {
-		return nil
+	return out
+}
+
+// finalizerWrite removes one finalizer with a JSON patch whose "test" pins the
+// entry: it needs no resourceVersion, so it cannot conflict with the other writes
+// of the same pass, and it never removes anything else.
+func finalizerWrite(svc *corev1.Service, finalizer string, kind Kind) (Write, bool) {
+	for i, f := range svc.Finalizers {
+		if f == finalizer {
+			path := fmt.Sprintf("/metadata/finalizers/%d", i)
+			return Write{Stage: StageChannels, Kind: kind, Verb: VerbPatch, Resource: "services",
+				Namespace: svc.Namespace, Name: svc.Name, Fields: []string{"metadata.finalizers"}, PatchType: types.JSONPatchType,
+				Patch: mustJSON([]map[string]any{{"op": "test", "path": path, "value": finalizer}, {"op": "remove", "path": path}})}, true
+		}
 	}
-	body := map[string]any{"metadata": meta}
-	if len(spec) > 0 {
-		body["spec"] = spec
-	}
-	return []Write{{Stage: StageMux, Kind: KindMux, Verb: VerbPatch, Resource: "services", Namespace: mux.Namespace,
-		Name: mux.Name, Fields: fields, PatchType: types.MergePatchType, Patch: mustJSON(body)}}
+	return Write{}, false
 }
 
 // samePorts compares {name, port, protocol} as sets: the API server adds
@@ -202,8 +219,8 @@ func endpointWrites(p plan.Plan, s plan.Snapshot) []Write {
 		switch {
 		case !ok:
 			w.Verb, w.Object, w.Fields = VerbCreate, want.DeepCopy(), []string{"endpoints", "ports"}
-		case l.AddressType != want.AddressType: // immutable: replace
-			out = append(out, Write{Stage: StageEndpoints, Kind: KindSlice, Verb: VerbDelete, Resource: "endpointslices",
+		case l.AddressType != want.AddressType: // immutable: delete first, then create
+			out = append(out, Write{Stage: StageReplace, Kind: KindSlice, Verb: VerbDelete, Resource: "endpointslices",
 				Namespace: l.Namespace, Name: l.Name})
 			w.Verb, w.Object, w.Fields = VerbCreate, want.DeepCopy(), []string{"addressType"}
 		case plan.SliceDiffers(want, l):
@@ -287,15 +304,15 @@ func channelWrites(o plan.ChannelOutcome, svc *corev1.Service, keys api.Keys, st
 	if meta["annotations"] != nil {
 		fields = append(fields, "metadata.annotations["+keys.Ports+"]")
 	}
-	if stripFinalizer {
-		meta["finalizers"] = without(svc.Finalizers, keys.Finalizer)
-		meta["resourceVersion"] = svc.ResourceVersion
-		fields = append(fields, "metadata.finalizers")
-	}
 	if len(fields) > 0 {
 		out = append(out, Write{Stage: StageChannels, Kind: KindChannel, Verb: VerbPatch, Resource: "services",
 			Namespace: svc.Namespace, Name: svc.Name, Fields: fields, PatchType: types.MergePatchType,
 			Patch: mustJSON(map[string]any{"metadata": meta})})
+	}
+	if stripFinalizer {
+		if w, ok := finalizerWrite(svc, keys.Finalizer, KindChannel); ok {
+			out = append(out, w)
+		}
 	}
 	if w, ok := statusWrite(o, svc, keys); ok {
 		out = append(out, w)

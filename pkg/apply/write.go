@@ -40,6 +40,8 @@ const (
 	StageState Stage = iota
 	// StageMux writes mux spec.ports and annotations.
 	StageMux
+	// StageReplace deletes a slice that must be created anew (its addressType is immutable).
+	StageReplace
 	// StageEndpoints creates and updates the mux's own endpoints.
 	StageEndpoints
 	// StageCleanup deletes stale slices and, after ours exist, the Python Endpoints.

@@ -1,0 +1,130 @@
+package apply
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+)
+
+// apiServer is a minimal HTTP stand-in for kube-apiserver. The fake clientset runs
+// every call under one lock, so it can show neither concurrency nor the order of
+// overlapping requests; this server can: it holds each request for a delay (by
+// "METHOD" or "METHOD path"), counts requests in flight, refuses a create over an
+// existing object, and checks a merge patch's metadata.resourceVersion against the
+// object's current version (every write moves it, status writes included).
+type apiServer struct {
+	mu          sync.Mutex
+	objects     map[string]bool // request paths of objects that exist
+	versions    map[string]int  // resourceVersion by object path
+	delay       map[string]time.Duration
+	inFlight    int
+	maxInFlight int
+	log         []string // "METHOD path" in arrival order
+}
+
+func newAPIServer(t *testing.T, existing ...string) (*apiServer, kubernetes.Interface) {
+	t.Helper()
+	s := &apiServer{objects: map[string]bool{}, versions: map[string]int{}, delay: map[string]time.Duration{}}
+	for _, p := range existing {
+		s.objects[p] = true
+		s.versions[p] = 20
+	}
+	srv := httptest.NewServer(s)
+	t.Cleanup(srv.Close)
+	client, err := kubernetes.NewForConfig(&rest.Config{Host: srv.URL, QPS: -1, // no client-side throttling
+		ContentConfig: rest.ContentConfig{ContentType: "application/json", AcceptContentTypes: "application/json"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, client
+}
+
+func (s *apiServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	raw, _ := io.ReadAll(r.Body)
+	path := r.URL.Path
+	if r.Method == http.MethodPost {
+		var obj struct {
+			Metadata struct{ Name string } `json:"metadata"`
+		}
+		_ = json.Unmarshal(raw, &obj)
+		path += "/" + obj.Metadata.Name
+	}
+	s.mu.Lock()
+	s.inFlight++
+	s.maxInFlight = max(s.maxInFlight, s.inFlight)
+	s.log = append(s.log, r.Method+" "+path)
+	delay := s.delay[r.Method] + s.delay[r.Method+" "+path]
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.inFlight--
+		s.mu.Unlock()
+	}()
+	time.Sleep(delay)
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	path = strings.TrimSuffix(path, "/status") // the subresource writes the same object
+	exists := s.objects[path]
+	var precondition struct {
+		Metadata struct {
+			ResourceVersion string `json:"resourceVersion"`
+		} `json:"metadata"`
+	}
+	if r.Method == http.MethodPatch {
+		_ = json.Unmarshal(raw, &precondition)
+	}
+	switch {
+	case exists && precondition.Metadata.ResourceVersion != "" && precondition.Metadata.ResourceVersion != strconv.Itoa(s.versions[path]):
+		status(w, http.StatusConflict, "Conflict", path+": the object has been modified")
+	case r.Method == http.MethodPost && exists:
+		status(w, http.StatusConflict, "AlreadyExists", path+" already exists")
+	case r.Method != http.MethodPost && !exists:
+		status(w, http.StatusNotFound, "NotFound", path+" not found")
+	case r.Method == http.MethodDelete:
+		delete(s.objects, path)
+		status(w, http.StatusOK, "", "")
+	default:
+		s.objects[path] = true
+		s.versions[path]++
+		var obj map[string]any
+		if r.Method == http.MethodPatch || json.Unmarshal(raw, &obj) != nil {
+			obj = map[string]any{"metadata": map[string]any{}}
+		}
+		meta, _ := obj["metadata"].(map[string]any)
+		meta["name"] = path[strings.LastIndex(path, "/")+1:]
+		meta["resourceVersion"] = strconv.Itoa(s.versions[path])
+		w.Header().Set("Content-Type", "application/json")
+		code := http.StatusOK
+		if r.Method == http.MethodPost {
+			code = http.StatusCreated
+		}
+		w.WriteHeader(code)
+		_ = json.NewEncoder(w).Encode(obj)
+	}
+}
+
+func status(w http.ResponseWriter, code int, reason, message string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	st := "Success"
+	if code >= 300 {
+		st = "Failure"
+	}
+	_ = json.NewEncoder(w).Encode(map[string]any{"kind": "Status", "apiVersion": "v1", "status": st, "reason": reason, "message": message, "code": code})
+}
+
+func (s *apiServer) requests() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.log...)
+}
