@@ -214,7 +214,6 @@ func TestReplacingASliceWithAnotherAddressTypeDeletesBeforeItCreates(t *testing.
 	assert.True(t, srv.objects[path], "the replacement exists")
 }
 
-
 func TestDryRunCountsWritesAndCallsNothing(t *testing.T) {
 	ws, objs := stagedWrites()
 	c := newClient(nil, objs...)
