@@ -196,16 +196,6 @@ func annotationPatch(live, want map[string]string, remove []string) (map[string]
 	return patch, fields
 }
 
-func without(list []string, drop string) []string {
-	out := []string{}
-	for _, x := range list {
-		if x != drop {
-			out = append(out, x)
-		}
-	}
-	return out
-}
-
 func endpointWrites(p plan.Plan, s plan.Snapshot) []Write {
 	var out []Write
 	live := map[string]*discoveryv1.EndpointSlice{}

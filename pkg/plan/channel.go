@@ -59,8 +59,6 @@ type rejection struct {
 	fieldPath string
 }
 
-func (r *rejection) Error() string { return r.reason + ": " + r.message }
-
 // projectChannel reads a channel's ports and external-ports annotation. Parse
 // problems are recorded on the view (not returned) so a rejected channel still
 // knows its named ports: an accepted channel that is edited badly keeps serving.
@@ -137,14 +135,4 @@ func projectChannel(svc *corev1.Service, keys api.Keys) *channelView {
 		}
 	}
 	return c
-}
-
-// hasAuto reports whether any port asks for automatic allocation.
-func (c *channelView) hasAuto() bool {
-	for _, p := range c.ports {
-		if p.kind == mapAuto {
-			return true
-		}
-	}
-	return false
 }
