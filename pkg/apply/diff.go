@@ -265,6 +265,10 @@ func legacyWrites(p plan.Plan, s plan.Snapshot) []Write {
 	case p.Endpoints != nil && plan.EndpointsDiffers(p.Endpoints, live):
 		u := live.DeepCopy()
 		u.Labels = mergeMap(u.Labels, p.Endpoints.Labels)
+		if _, skip := p.Endpoints.Labels[api.LabelSkipMirror]; !skip {
+			// Endpoints-only mode: the cluster must mirror it again (a "both" run set this).
+			delete(u.Labels, api.LabelSkipMirror)
+		}
 		u.Annotations = mergeMap(u.Annotations, p.Endpoints.Annotations)
 		u.OwnerReferences = p.Endpoints.OwnerReferences
 		u.Subsets = p.Endpoints.Subsets

@@ -203,3 +203,14 @@ func TestTakeoverDeletesOnlyThePythonEndpointsAndOnlyInSlicesMode(t *testing.T) 
 		})
 	}
 }
+
+func TestEndpointsModeRemovesTheSkipMirrorLabelABothRunLeft(t *testing.T) {
+	opts := plan.Options{Keys: testKeys, DefaultMuxNamespace: "svc-mux", EndpointsMode: plan.EndpointsModeEndpoints}
+	s := converged(t, apiSnapshot(), opts)
+	require.NotNil(t, s.MuxEndpoints)
+	s.MuxEndpoints.Labels[api.LabelSkipMirror] = "true"
+	_, ws := endpointWritesOf(t, s, opts)
+	require.Len(t, ws, 1)
+	assert.Equal(t, VerbUpdate, ws[0].Verb)
+	assert.NotContains(t, ws[0].Object.(*corev1.Endpoints).Labels, api.LabelSkipMirror)
+}

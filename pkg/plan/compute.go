@@ -86,6 +86,12 @@ func Compute(s Snapshot, o Options) Plan {
 // Events is applied until it is fixed, so its ports, endpoints and state stay.
 func (p *pass) readMux() bool {
 	mux := p.snap.Mux
+	if mux.DeletionTimestamp != nil {
+		// Going away (its namespace may be terminating): nothing may be created for
+		// it, and only the leftover finalizer is removed.
+		p.plan.FrozenReason = "Deleting"
+		return false
+	}
 	if why := MuxProblem(mux); why != nil {
 		p.warnMux(why.reason, why.message)
 		p.plan.FrozenReason = why.reason

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/nowakeai/svcmux/pkg/api"
 )
@@ -184,4 +185,18 @@ func TestTopologyYieldsWhenOtherAnnotationsFillTheBudget(t *testing.T) {
 		total += len(k) + len(v)
 	}
 	assert.LessOrEqual(t, total, 128*1024)
+}
+
+func TestAMuxBeingDeletedIsFrozenButLosesThePythonFinalizer(t *testing.T) {
+	m := mux()
+	now := metav1.Now()
+	m.DeletionTimestamp = &now
+	m.Finalizers = []string{testKeys.Finalizer}
+	c := channel("app/api", "http:8080")
+	c.Finalizers = []string{testKeys.Finalizer}
+	p := compute(t, Snapshot{Mux: m, Channels: channels(c)})
+	assert.True(t, p.Frozen)
+	assert.Equal(t, "Deleting", p.FrozenReason)
+	assert.False(t, p.State.Write, "nothing is created for a mux that is going away")
+	assert.Equal(t, []ObjectRef{p.Mux, {Kind: "Service", Namespace: "app", Name: "api", UID: "app/api"}}, p.StripFinalizers)
 }

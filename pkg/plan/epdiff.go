@@ -102,7 +102,9 @@ func sameTarget(a, b *corev1.ObjectReference) bool {
 
 // EndpointsDiffers reports whether the live legacy Endpoints differs from desired.
 func EndpointsDiffers(desired, live *corev1.Endpoints) bool {
-	return !metaContains(live.Labels, desired.Labels) ||
+	_, wantSkip := desired.Labels[api.LabelSkipMirror]
+	_, haveSkip := live.Labels[api.LabelSkipMirror]
+	return wantSkip != haveSkip || !metaContains(live.Labels, desired.Labels) ||
 		!metaContains(live.Annotations, desired.Annotations) ||
 		!equality.Semantic.DeepEqual(desired.OwnerReferences, live.OwnerReferences) ||
 		!equality.Semantic.DeepEqual(nonNilSubsets(desired.Subsets), nonNilSubsets(live.Subsets))
