@@ -98,11 +98,12 @@ func TestChannelWrites(t *testing.T) {
 				if w.Namespace+"/"+w.Name != tt.channel {
 					continue
 				}
-				assert.Equal(t, StageChannels, w.Stage)
 				if w.Subresource == "status" {
+					assert.Equal(t, StageChannelStatus, w.Stage, "status goes after the annotation it describes")
 					assert.Equal(t, types.StrategicMergePatchType, w.PatchType)
 					status = append(status, w)
 				} else {
+					assert.Equal(t, StageChannels, w.Stage)
 					assert.Equal(t, types.MergePatchType, w.PatchType)
 					meta = append(meta, w)
 				}

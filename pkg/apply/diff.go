@@ -342,7 +342,7 @@ func statusWrite(o plan.ChannelOutcome, svc *corev1.Service, keys api.Keys) (Wri
 	if len(fields) == 0 {
 		return Write{}, false
 	}
-	return Write{Stage: StageChannels, Kind: KindChannel, Verb: VerbPatch, Resource: "services", Subresource: "status",
+	return Write{Stage: StageChannelStatus, Kind: KindChannel, Verb: VerbPatch, Resource: "services", Subresource: "status",
 		Namespace: svc.Namespace, Name: svc.Name, Fields: fields, PatchType: types.StrategicMergePatchType,
 		Patch: mustJSON(map[string]any{"status": status})}, true
 }

@@ -140,7 +140,7 @@ func TestTheFirstPassOnAFreshMuxWritesStateMuxEndpointsAndChannel(t *testing.T) 
 		{StageMux, KindMux, VerbPatch, "services", "svc-mux", "mux", "", types.MergePatchType},
 		{StageEndpoints, KindSlice, VerbCreate, "endpointslices", "svc-mux", slice, "", ""},
 		{StageChannels, KindChannel, VerbPatch, "services", "app", "api", "", types.MergePatchType},
-		{StageChannels, KindChannel, VerbPatch, "services", "app", "api", "status", types.StrategicMergePatchType},
+		{StageChannelStatus, KindChannel, VerbPatch, "services", "app", "api", "status", types.StrategicMergePatchType},
 	}, shapes(ws))
 
 	t.Run("the state ConfigMap is created with the Python controller's labels and the mux annotation", func(t *testing.T) {

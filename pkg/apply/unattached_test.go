@@ -100,7 +100,7 @@ func TestDiffUnattached(t *testing.T) {
 				want = append(want, shape{StageChannels, KindChannel, VerbPatch, "services", "app", "api", "", types.MergePatchType})
 			}
 			if tt.status != nil {
-				want = append(want, shape{StageChannels, KindChannel, VerbPatch, "services", "app", "api", "status", types.StrategicMergePatchType})
+				want = append(want, shape{StageChannelStatus, KindChannel, VerbPatch, "services", "app", "api", "status", types.StrategicMergePatchType})
 			}
 			if want == nil {
 				want = []shape{}
@@ -157,7 +157,7 @@ func TestTheConditionComparisonIgnoresSubSecondTimeAndComparesTheRest(t *testing
 				assert.Empty(t, shapes(ws))
 				return
 			}
-			assert.Equal(t, []shape{{StageChannels, KindChannel, VerbPatch, "services", "app", "api", "status", types.StrategicMergePatchType}}, shapes(ws))
+			assert.Equal(t, []shape{{StageChannelStatus, KindChannel, VerbPatch, "services", "app", "api", "status", types.StrategicMergePatchType}}, shapes(ws))
 			assert.Equal(t, []string{"status.conditions"}, ws[0].Fields)
 			assert.Equal(t, map[string]any{"status": map[string]any{"conditions": []any{jsonValue(t, want)}}}, body(t, ws[0]))
 		})

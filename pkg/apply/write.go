@@ -46,8 +46,11 @@ const (
 	StageEndpoints
 	// StageCleanup deletes stale slices and, after ours exist, the Python Endpoints.
 	StageCleanup
-	// StageChannels writes channel annotations, status and finalizers.
+	// StageChannels writes channel annotations and finalizers.
 	StageChannels
+	// StageChannelStatus writes channel status last, so a reader that sees
+	// Accepted=True also sees the ports annotation it describes.
+	StageChannelStatus
 )
 
 // Write is one API request.
