@@ -51,7 +51,7 @@ func TestChannelWrites(t *testing.T) {
 			return s
 		}, "app/api", nil,
 			map[string]any{"status": map[string]any{"loadBalancer": map[string]any{"ingress": []any{
-				map[string]any{"ip": "198.51.100.7"}, map[string]any{"hostname": "lb.example.com"}}}}}},
+				map[string]any{"ip": "198.51.100.7", "ipMode": "Proxy"}, map[string]any{"hostname": "lb.example.com"}}}}}},
 		{"a mux that lost its address clears the channel's ingress with null", func(t *testing.T) plan.Snapshot {
 			s := accepted(t)
 			s.Mux.Status.LoadBalancer.Ingress = nil

@@ -211,7 +211,7 @@ func TestTheFirstPassOnAFreshMuxWritesStateMuxEndpointsAndChannel(t *testing.T) 
 				"reason":             "Accepted",
 				"message":            "channel app/api is served by mux svc-mux/mux: http:8080->8080",
 			}},
-			"loadBalancer": map[string]any{"ingress": []any{map[string]any{"ip": muxIP}}},
+			"loadBalancer": map[string]any{"ingress": []any{map[string]any{"ip": muxIP, "ipMode": "Proxy"}}},
 		}}, body(t, ws[4]))
 	})
 }

@@ -61,9 +61,11 @@ func withClass(class string) svcOpt {
 	return func(s *corev1.Service) { s.Spec.LoadBalancerClass = &class }
 }
 
+// withIngress gives a channel the mux address as svcmux writes it (ipMode Proxy).
 func withIngress(ip string) svcOpt {
 	return func(s *corev1.Service) {
-		s.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: ip}}
+		proxy := corev1.LoadBalancerIPModeProxy
+		s.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: ip, IPMode: &proxy}}
 	}
 }
 

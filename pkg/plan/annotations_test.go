@@ -98,9 +98,18 @@ func TestChannelIngressIsTheMuxIngress(t *testing.T) {
 		})
 		p := compute(t, Snapshot{Mux: m, Channels: channels(channel("app/a", "http:80"))})
 		in := outcome(t, p, "app/a").Ingress
-		assert.Equal(t, m.Status.LoadBalancer.Ingress, in)
+		assert.Equal(t, []corev1.LoadBalancerIngress{{IP: "203.0.113.7", Hostname: "lb.example.com",
+			IPMode: ptr(corev1.LoadBalancerIPModeProxy), Ports: []corev1.PortStatus{{Port: 80, Protocol: "TCP"}}}}, in,
+			"the mux's addresses, in Proxy mode so kube-proxy does not serve the channel's own ports on them")
 		in[0].Ports[0].Port = 1
 		assert.Equal(t, int32(80), m.Status.LoadBalancer.Ingress[0].Ports[0].Port, "a copy, not the mux's own slice")
+	})
+	t.Run("a hostname-only ingress gets no ipMode", func(t *testing.T) {
+		m := mux(func(s *corev1.Service) {
+			s.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{Hostname: "lb.example.com"}}
+		})
+		p := compute(t, Snapshot{Mux: m, Channels: channels(channel("app/a", "http:80"))})
+		assert.Equal(t, []corev1.LoadBalancerIngress{{Hostname: "lb.example.com"}}, outcome(t, p, "app/a").Ingress)
 	})
 	t.Run("the channel's ingress is cleared when the mux has none", func(t *testing.T) {
 		p := compute(t, Snapshot{Mux: mux(), Channels: channels(withIngress(channel("app/a", "http:80"), "198.51.100.1"))})

@@ -41,7 +41,7 @@ func (p *pass) buildChannels() {
 			p.plan.Stats.Rejected++
 		}
 		if out.Serving() {
-			out.Ingress = copyIngress(ingress)
+			out.Ingress = channelIngress(ingress)
 		}
 		out.Condition = p.condition(c.svc, d.accepted, out.Reason, out.Message)
 		if d.why != nil {
@@ -54,6 +54,22 @@ func (p *pass) buildChannels() {
 	for _, c := range p.channels {
 		p.plan.Stats.DeclaredPorts += len(c.svc.Spec.Ports)
 	}
+}
+
+// channelIngress is the mux's ingress as a channel shows it: the same addresses,
+// with ipMode Proxy. A VIP-mode IP on the channel would make kube-proxy answer on
+// <mux IP>:<channel's own port> for that channel — a port the mux does not expose,
+// and, where it equals another channel's public port, a route to the wrong pods.
+// With Proxy, kube-proxy leaves the address to the load balancer (the mux).
+func channelIngress(in []corev1.LoadBalancerIngress) []corev1.LoadBalancerIngress {
+	out := copyIngress(in)
+	proxy := corev1.LoadBalancerIPModeProxy
+	for i := range out {
+		if out[i].IP != "" {
+			out[i].IPMode = &proxy
+		}
+	}
+	return out
 }
 
 func copyIngress(in []corev1.LoadBalancerIngress) []corev1.LoadBalancerIngress {

@@ -82,7 +82,7 @@ func TestBadEditKeepsTheAcceptedPorts(t *testing.T) {
 			assert.Equal(t, wantPorts, portList(p2), "the mux keeps the channel's ports")
 			assert.Equal(t, p1.Slices, p2.Slices, "its backends stay routed")
 			assert.Equal(t, wantAnnotation, annotation(o), "the ports annotation is unchanged")
-			assert.Equal(t, []corev1.LoadBalancerIngress{{IP: ingress}}, o.Ingress, "status.loadBalancer is unchanged")
+			assert.Equal(t, []corev1.LoadBalancerIngress{{IP: ingress, IPMode: ptr(corev1.LoadBalancerIPModeProxy)}}, o.Ingress, "status.loadBalancer is unchanged")
 			require.NotNil(t, o.Condition)
 			assert.Equal(t, metav1.ConditionFalse, o.Condition.Status)
 			assert.Equal(t, tc.reason, o.Condition.Reason)

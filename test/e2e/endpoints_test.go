@@ -420,9 +420,16 @@ func TestChannelsCopyTheMuxLoadBalancerStatus(t *testing.T) {
 	}
 
 	e.cp.SetLoadBalancerIngress(t, mux, "203.0.113.10", "mux.example.test")
+	// The mux's addresses, with ipMode Proxy on the IP: kube-proxy must not serve a
+	// channel's own ports on the shared address (SPEC §5 as svcmux implements it).
 	muxIngress := e.svcB("mux").Status.LoadBalancer.Ingress
+	proxy := corev1.LoadBalancerIPModeProxy
+	want := []corev1.LoadBalancerIngress{{IP: "203.0.113.10", IPMode: &proxy}, {Hostname: "mux.example.test"}}
+	if len(muxIngress) != 2 || muxIngress[0].IP != "203.0.113.10" || muxIngress[1].Hostname != "mux.example.test" {
+		t.Fatalf("mux ingress %+v", muxIngress)
+	}
 	e.waitSvcB("api", func(s *corev1.Service) (bool, string) {
-		return equality.Semantic.DeepEqual(s.Status.LoadBalancer.Ingress, muxIngress), ingressOf(s) + " want " + fmt.Sprintf("%+v", muxIngress)
+		return equality.Semantic.DeepEqual(s.Status.LoadBalancer.Ingress, want), ingressOf(s) + " want " + fmt.Sprintf("%+v", want)
 	})
 	e.waitSummaryB("mux", "2 channel(s) | 1 port(s) | 0 pod(s) | DNS: 203.0.113.10")
 	wantTopo := strings.Join([]string{
