@@ -8,7 +8,7 @@ LDFLAGS := -s -w -X $(PKG)/pkg/version.Version=$(VERSION) -X $(PKG)/pkg/version.
 BIN := bin
 FUZZTIME ?= 20s
 
-.PHONY: all build test unit e2e lint bench fuzz demo testenv cover clean
+.PHONY: all build test unit e2e lint bench fuzz demo testenv testenv-os cover clean
 
 all: build
 
@@ -24,8 +24,18 @@ unit:
 
 ## testenv: build etcd, kube-apiserver, kube-controller-manager, kubectl and kube-proxy
 ## from the Go module proxy into test/.cache/k8s-<v>-etcd-<v>/bin (no-op when up to date).
-testenv:
+testenv: testenv-os
 	GO=$(GO) test/tools/build.sh
+
+## testenv-os: the data-plane tests run kube-proxy in network namespaces and need ip, nft
+## and iptables; as root (CI) they are installed from Debian's packages when missing.
+testenv-os:
+	@need=; for b in ip:iproute2 nft:nftables iptables:iptables; do \
+	  command -v $${b%%:*} >/dev/null 2>&1 || need="$$need $${b#*:}"; done; \
+	if [ -n "$$need" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing$$need"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$need >/dev/null; \
+	  else echo "note: missing$$need (data-plane tests will skip outside CI)"; fi; fi
 
 ## e2e: end-to-end tests on the real control plane (built into the cache first).
 e2e: testenv

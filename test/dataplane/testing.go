@@ -1,0 +1,60 @@
+package dataplane
+
+import (
+	"context"
+	"errors"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/nowakeai/svcmux/test/controlplane"
+)
+
+// EnvLogDir, when set, is where NewNode keeps kube-proxy's logs (otherwise
+// in the test's temporary directory, removed when it ends).
+const EnvLogDir = "SVCMUX_DATAPLANE_LOGDIR"
+
+// NewNode starts a node (see Start) for one test against cp, closed when the
+// test ends; when the test failed, kube-proxy's log tail is logged. mode ""
+// means $SVCMUX_KUBE_PROXY_MODE, else nftables. The test is skipped when
+// this process cannot make network namespaces (not root) and, outside CI,
+// when a tool is missing; under CI=true a missing tool fails the test.
+func NewNode(t testing.TB, cp *controlplane.ControlPlane, mode Mode) *Node {
+	t.Helper()
+	if mode == "" {
+		mode = Mode(os.Getenv(EnvMode))
+	}
+	if mode == "" {
+		mode = ModeNFTables
+	}
+	if err := Preflight(mode); err != nil {
+		if errors.Is(err, ErrUnsupported) || os.Getenv("CI") != "true" {
+			t.Skipf("data-plane test skipped: %v", err)
+		}
+		t.Fatal(err)
+	}
+	logDir := os.Getenv(EnvLogDir)
+	if logDir == "" {
+		logDir = t.TempDir()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	n, err := Start(ctx, Config{
+		Kubeconfig: cp.KubeconfigPath(),
+		KubeProxy:  cp.Binary("kube-proxy"),
+		Mode:       mode,
+		LogDir:     logDir,
+	})
+	if err != nil {
+		t.Fatalf("start node: %v", err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("node %s (%s mode):\n%s", n.Name, n.Mode, n.Tail(40))
+		}
+		if err := n.Close(); err != nil {
+			t.Errorf("close node %s: %v", n.Name, err)
+		}
+	})
+	return n
+}
