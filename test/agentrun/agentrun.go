@@ -35,7 +35,8 @@ func Binary() (string, error) {
 			buildErr = err
 			return
 		}
-		dir, err := os.MkdirTemp("", "svcmux-agent-bin-")
+		removeStaleBuildDirs()
+		dir, err := os.MkdirTemp("", fmt.Sprintf("%s%d-", buildDirPrefix, os.Getpid()))
 		if err != nil {
 			buildErr = err
 			return
@@ -48,6 +49,24 @@ func Binary() (string, error) {
 		}
 	})
 	return buildPath, buildErr
+}
+
+const buildDirPrefix = "svcmux-agent-bin-"
+
+// removeStaleBuildDirs deletes the build directories of test processes that have
+// ended (their pid is in the name), so runs do not pile up 40 MB binaries in $TMPDIR.
+func removeStaleBuildDirs() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), buildDirPrefix+"*"))
+	for _, d := range dirs {
+		rest := strings.TrimPrefix(filepath.Base(d), buildDirPrefix)
+		pid, err := strconv.Atoi(strings.SplitN(rest, "-", 2)[0])
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		if syscall.Kill(pid, 0) == syscall.ESRCH {
+			_ = os.RemoveAll(d)
+		}
+	}
 }
 
 // repoRoot is the directory holding go.mod, found upward from this source file.
