@@ -155,7 +155,14 @@ func run(ctx context.Context, cfg Config, client kubernetes.Interface, log *slog
 	defer queue.ShutDown()
 	m.registerQueue(queue)
 	mapper := &keyMapper{keys: keys, defaultNamespace: cfg.DefaultMuxNamespace, reader: reader}
-	handler := eventHandler(mapper, queue.Add, events.forget)
+	// Changes that arrive together (a Deployment's pods turning ready, a batch of
+	// channels applied by GitOps) are planned in one pass: a key waits a short
+	// window before it is handed to a worker, and repeats within it merge.
+	enqueue := queue.Add
+	if cfg.CoalesceWindow > 0 {
+		enqueue = func(key string) { queue.AddAfter(key, cfg.CoalesceWindow) }
+	}
+	handler := eventHandler(mapper, enqueue, events.forget)
 	var synced []cache.InformerSynced
 	for _, w := range []struct {
 		name string
