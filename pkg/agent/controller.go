@@ -142,14 +142,24 @@ func (c *controller) syncMux(ctx context.Context, opts plan.Options, ref api.Mux
 	if p.Frozen {
 		log.Debug("mux frozen: nothing but events is applied", "reason", p.FrozenReason)
 	}
-	if err := c.write(ctx, log, writes); err != nil {
-		return fmt.Errorf("reconcile mux %s: %w", ref, err)
-	}
-	c.metrics.observeMux(ref, p.Stats)
+	failed, err := c.write(ctx, log, writes)
 	covered := []plan.ObjectRef{p.Mux}
 	for _, o := range p.Channels {
 		covered = append(covered, o.Channel)
 	}
+	if err != nil {
+		// What the pass did is told even when a later stage failed: the next pass
+		// finds those writes done and would never report them.
+		var done []plan.Event
+		for _, e := range p.Events {
+			if e.Type != api.EventNormal || apply.EventStage(e.Reason) < failed {
+				done = append(done, e)
+			}
+		}
+		c.events.post(covered, done)
+		return fmt.Errorf("reconcile mux %s: %w", ref, err)
+	}
+	c.metrics.observeMux(ref, p.Stats)
 	c.events.post(covered, p.Events)
 	return nil
 }
@@ -170,7 +180,7 @@ func (c *controller) syncOrphans(ctx context.Context, opts plan.Options, ref api
 		covered = append(covered, out.Channel)
 		events = append(events, evs...)
 	}
-	if err := c.write(ctx, log, writes); err != nil {
+	if _, err := c.write(ctx, log, writes); err != nil {
 		return fmt.Errorf("reconcile channels of missing mux %s: %w", ref, err)
 	}
 	c.events.post(covered, events)
@@ -202,17 +212,18 @@ func (c *controller) syncChannel(ctx context.Context, opts plan.Options, namespa
 	// Either the class does not parse, its mux does not exist, or svc is a former
 	// channel with leftovers: in each case no mux was found for it.
 	out, events := plan.Unattached(svc, opts, false)
-	if err := c.write(ctx, log, apply.DiffUnattached(out, svc, opts.Keys)); err != nil {
+	if _, err := c.write(ctx, log, apply.DiffUnattached(out, svc, opts.Keys)); err != nil {
 		return fmt.Errorf("reconcile channel %s/%s: %w", namespace, name, err)
 	}
 	c.events.post([]plan.ObjectRef{out.Channel}, events)
 	return nil
 }
 
-// write runs the writes and counts them; in dry-run it logs what it would do.
-func (c *controller) write(ctx context.Context, log *slog.Logger, writes []apply.Write) error {
+// write runs the writes and counts them; in dry-run it logs what it would do. On
+// error it also returns the stage that failed.
+func (c *controller) write(ctx context.Context, log *slog.Logger, writes []apply.Write) (apply.Stage, error) {
 	if len(writes) == 0 {
-		return nil
+		return -1, nil
 	}
 	for _, w := range writes {
 		if c.dryRun {
@@ -225,11 +236,11 @@ func (c *controller) write(ctx context.Context, log *slog.Logger, writes []apply
 	c.metrics.observeWrites(res)
 	if err != nil {
 		c.metrics.errors.WithLabelValues("apply").Inc()
-		return err
+		return res.Failed, err
 	}
 	log.Info("pass applied", "writes", len(writes), "dryRun", c.dryRun)
 	c.awaitCache(ctx, log, res.Applied)
-	return nil
+	return -1, nil
 }
 
 // cacheCatchUp bounds how long a pass waits for the informers to show its writes.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/tools/record"
 
@@ -21,15 +23,21 @@ import (
 	"github.com/nowakeai/svcmux/pkg/snapshot"
 )
 
-// stubExecutor records the writes of each Run and answers with err.
+// stubExecutor records the writes of each Run and answers with err (failing at
+// stage failed when err is set).
 type stubExecutor struct {
-	runs [][]apply.Write
-	err  error
+	runs   [][]apply.Write
+	err    error
+	failed apply.Stage
 }
 
 func (s *stubExecutor) Run(_ context.Context, writes []apply.Write) (apply.Result, error) {
 	s.runs = append(s.runs, writes)
-	return apply.Result{Writes: map[apply.Kind]int{}}, s.err
+	res := apply.Result{Writes: map[apply.Kind]int{}, Failed: -1}
+	if s.err != nil {
+		res.Failed = s.failed
+	}
+	return res, s.err
 }
 
 func newTestController(t *testing.T, exec executor, services ...*corev1.Service) (*controller, *record.FakeRecorder) {
@@ -137,4 +145,39 @@ func counterValue(t *testing.T, c prometheus.Counter) float64 {
 	var m dto.Metric
 	require.NoError(t, c.Write(&m))
 	return m.GetCounter().GetValue()
+}
+
+func TestAPassThatFailsPartWayPostsWhatItDid(t *testing.T) {
+	tests := []struct {
+		name   string
+		failed apply.Stage
+		want   []string
+	}{
+		{"failing at the endpoints stage still tells of the mux ports it changed", apply.StageEndpoints,
+			[]string{"Normal MuxAnnotationsUpdated", "Normal MuxPortsChanged"}},
+		{"failing at the state stage tells of nothing it did", apply.StageState, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mux := &corev1.Service{
+				ObjectMeta: metav1.ObjectMeta{Namespace: testDefaultNS, Name: "mux", UID: "mux-uid",
+					Annotations: map[string]string{testKeys.Multiplexer: "true"}},
+				Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer,
+					Ports: []corev1.ServicePort{{Name: "placeholder", Port: 101, Protocol: corev1.ProtocolTCP}}},
+			}
+			ch := channelService("app", "web", "svc-mux.nowake.ai/mux")
+			ch.UID = "web-uid"
+			exec := &stubExecutor{err: fmt.Errorf("boom"), failed: tt.failed}
+			c, rec := newTestController(t, exec, mux, ch)
+			defer c.queue.ShutDown()
+			require.Error(t, c.sync(t.Context(), testDefaultNS+"/mux"))
+			var got []string
+			for len(rec.Events) > 0 {
+				e := <-rec.Events
+				fields := strings.Fields(e)
+				got = append(got, fields[0]+" "+fields[1])
+			}
+			assert.Equal(t, tt.want, got)
+		})
+	}
 }

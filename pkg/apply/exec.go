@@ -33,6 +33,8 @@ type Result struct {
 	// answered with (empty for a delete), so a caller reading from an informer cache
 	// can wait until the cache has seen its own writes before planning again.
 	Applied []Applied
+	// Failed is the stage that failed (the later ones did not run); -1 when none did.
+	Failed Stage
 }
 
 // Applied is one object as the API server left it after a write.
@@ -57,7 +59,7 @@ func (r Result) Total() int {
 // stages (their writes may depend on it); every error is returned joined, and
 // apierrors.IsConflict on the result tells a retry-worthy race.
 func (e *Executor) Run(ctx context.Context, writes []Write) (Result, error) {
-	res := Result{Writes: map[Kind]int{}}
+	res := Result{Writes: map[Kind]int{}, Failed: -1}
 	byStage := map[Stage][]Write{}
 	var stages []Stage
 	for _, w := range writes {
@@ -69,6 +71,7 @@ func (e *Executor) Run(ctx context.Context, writes []Write) (Result, error) {
 	sortStages(stages)
 	for _, st := range stages {
 		if err := e.runStage(ctx, byStage[st], &res); err != nil {
+			res.Failed = st
 			return res, err
 		}
 	}

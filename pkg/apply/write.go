@@ -8,6 +8,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/nowakeai/svcmux/pkg/api"
 )
 
 // Kind is the kind of object a write touches, as counted in metrics.
@@ -82,4 +84,17 @@ func (w Write) String() string {
 		s += fmt.Sprintf(" %v", w.Fields)
 	}
 	return s
+}
+
+// EventStage is the stage whose writes a Normal Event of the plan reports (0 for a
+// Warning, which describes the cluster rather than a write): a pass that fails
+// part-way still posts what it did, and nothing it did not do.
+func EventStage(reason string) Stage {
+	switch reason {
+	case api.ReasonMuxPortsChanged, api.ReasonMuxAnnotationsUpdated:
+		return StageMux
+	case api.ReasonMuxEndpointsCreated, api.ReasonMuxEndpointsChanged:
+		return StageCleanup
+	}
+	return 0
 }

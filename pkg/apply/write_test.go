@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nowakeai/svcmux/pkg/api"
+
 	"github.com/stretchr/testify/assert"
 )
 
@@ -43,4 +45,16 @@ func TestAWriteDescribesItselfOnOneLine(t *testing.T) {
 
 func TestAPatchThatCannotBeEncodedIsAProgrammingErrorThatPanics(t *testing.T) {
 	assert.PanicsWithValue(t, "apply: marshal patch: json: unsupported type: chan int", func() { mustJSON(make(chan int)) })
+}
+
+func TestEventStageNamesTheStageANormalEventReports(t *testing.T) {
+	for reason, want := range map[string]Stage{
+		api.ReasonMuxPortsChanged:       StageMux,
+		api.ReasonMuxAnnotationsUpdated: StageMux,
+		api.ReasonMuxEndpointsCreated:   StageCleanup,
+		api.ReasonMuxEndpointsChanged:   StageCleanup,
+		api.ReasonMuxPortConflict:       0,
+	} {
+		assert.Equal(t, want, EventStage(reason), reason)
+	}
 }
