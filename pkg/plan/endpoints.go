@@ -36,19 +36,19 @@ func (p *pass) buildEndpoints() {
 	}
 	groups := map[string]*group{}
 	for _, c := range p.channels {
-		slices := slicesBySvc[c.ref.String()]
-		sort.Slice(slices, func(i, j int) bool { return slices[i].Name < slices[j].Name })
+		ref := c.ref.String()
+		slices := slicesBySvc[ref]
+		if len(slices) > 1 {
+			sort.Slice(slices, func(i, j int) bool { return slices[i].Name < slices[j].Name })
+		}
 		p.readyByChannel[c.ref] = countReady(slices)
 		p.plan.Stats.ReadyPods += p.readyByChannel[c.ref]
-		served := map[string]string{}
-		for _, sp := range p.decisions[c].served {
-			served[sp.pv.name] = sp.pv.muxName
-		}
+		served := p.decisions[c].served
 		if len(served) == 0 {
 			continue
 		}
 		for _, s := range slices {
-			addGroup(groups, c.ref.String(), s, served)
+			addGroup(groups, ref, s, served)
 		}
 	}
 	ordered := make([]*group, 0, len(groups))
@@ -71,7 +71,7 @@ func (p *pass) buildEndpoints() {
 }
 
 // addGroup maps one channel slice onto mux port names and adds its endpoints.
-func addGroup(groups map[string]*group, channel string, s *discoveryv1.EndpointSlice, served map[string]string) {
+func addGroup(groups map[string]*group, channel string, s *discoveryv1.EndpointSlice, served []servedPort) {
 	if s.AddressType == discoveryv1.AddressTypeFQDN {
 		return
 	}
@@ -80,8 +80,13 @@ func addGroup(groups map[string]*group, channel string, s *discoveryv1.EndpointS
 		if sp.Name == nil || sp.Port == nil {
 			continue
 		}
-		muxName, ok := served[*sp.Name]
-		if !ok {
+		muxName := ""
+		for _, x := range served { // a handful of ports: a scan beats a map
+			if x.pv.name == *sp.Name {
+				muxName = x.pv.muxName
+			}
+		}
+		if muxName == "" {
 			continue
 		}
 		proto := corev1.ProtocolTCP
@@ -229,6 +234,16 @@ func isTerminating(e discoveryv1.Endpoint) bool {
 // countReady counts distinct ready backends of one channel (a pod in an IPv4 and
 // an IPv6 slice counts once).
 func countReady(slices []*discoveryv1.EndpointSlice) int {
+	if len(slices) == 1 {
+		// One slice holds each backend once: no de-duplication needed.
+		n := 0
+		for _, e := range slices[0].Endpoints {
+			if isReady(e) && len(e.Addresses) > 0 {
+				n++
+			}
+		}
+		return n
+	}
 	seen := map[string]bool{}
 	for _, s := range slices {
 		for _, e := range s.Endpoints {
