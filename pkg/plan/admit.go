@@ -168,7 +168,7 @@ func (p *pass) commit(c *channelView, keys []ports.Key) decision {
 			}
 		}
 	}
-	d := decision{accepted: true}
+	d := decision{accepted: true, served: make([]servedPort, 0, len(c.ports))}
 	for i, pv := range c.ports {
 		p.ledger.Reserve(keys[i], c.owner(pv))
 		p.names[pv.muxName] = pv.claimKey

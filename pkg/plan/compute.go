@@ -18,7 +18,8 @@ type pass struct {
 	keys   api.Keys
 	snap   Snapshot
 	mux    api.MuxRef
-	muxRef string // mux.String(), computed once
+	muxRef string            // mux.String(), computed once
+	labels map[string]string // mux slice labels, shared by every slice
 
 	channels []*channelView // attached, namespace/name order
 	byClaim  map[string]portRef
@@ -127,6 +128,7 @@ func (p *pass) readMux() bool {
 
 // project builds channel views in namespace/name order and indexes their ports.
 func (p *pass) project() {
+	p.channels = make([]*channelView, 0, len(p.snap.Channels))
 	for _, svc := range p.snap.Channels {
 		p.channels = append(p.channels, projectChannel(svc, p.keys))
 	}
@@ -140,7 +142,7 @@ func (p *pass) project() {
 
 // buildPorts is the mux spec.ports: every served port sorted by (port, protocol).
 func (p *pass) buildPorts() {
-	var out []corev1.ServicePort
+	out := make([]corev1.ServicePort, 0, p.served)
 	for _, c := range p.channels {
 		for _, sp := range p.decisions[c].served {
 			out = append(out, corev1.ServicePort{Name: sp.pv.muxName, Port: sp.key.Port, Protocol: sp.key.Protocol})
@@ -165,7 +167,7 @@ func (p *pass) buildState() {
 		key   string
 		claim state.Claim
 	}
-	var all []keyed
+	all := make([]keyed, 0, p.served)
 	for _, c := range p.channels {
 		for _, sp := range p.decisions[c].served {
 			all = append(all, keyed{sp.pv.claimKey, sp.claim})

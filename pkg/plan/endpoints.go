@@ -154,11 +154,24 @@ func (p *pass) slicesFor(g *group) []*discoveryv1.EndpointSlice {
 			Endpoints:   g.endpoints[i*api.MaxEndpointsPerSlice : end],
 			Ports:       g.ports,
 		}
-		s.Labels[discoveryv1.LabelServiceName] = p.mux.Name
-		s.Labels[discoveryv1.LabelManagedBy] = api.EndpointSliceManagedBy
+		s.Labels = p.sliceLabels()
 		out = append(out, s)
 	}
 	return out
+}
+
+// sliceLabels are the labels of every mux slice, built once a pass and shared
+// (plans are read-only).
+func (p *pass) sliceLabels() map[string]string {
+	if p.labels == nil {
+		p.labels = map[string]string{
+			api.LabelManagedBy:           api.AppName,
+			api.LabelComponent:           api.ComponentMuxEndpoints,
+			discoveryv1.LabelServiceName: p.mux.Name,
+			discoveryv1.LabelManagedBy:   api.EndpointSliceManagedBy,
+		}
+	}
+	return p.labels
 }
 
 // endpointsMeta is the metadata shared by mux slices and the legacy Endpoints.
