@@ -122,10 +122,6 @@ func (cp *ControlPlane) CreatePod(t testing.TB, ns, name string, labels map[stri
 // (none if ip is ""), and its Ready and ContainersReady conditions are ready.
 func (cp *ControlPlane) SetPodStatus(t testing.TB, pod *corev1.Pod, ip string, ready bool) *corev1.Pod {
 	t.Helper()
-	status := corev1.ConditionFalse
-	if ready {
-		status = corev1.ConditionTrue
-	}
 	pods := cp.client.CoreV1().Pods(pod.Namespace)
 	var out *corev1.Pod
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
@@ -133,32 +129,7 @@ func (cp *ControlPlane) SetPodStatus(t testing.TB, pod *corev1.Pod, ip string, r
 		if err != nil {
 			return err
 		}
-		now := metav1.Now()
-		cur.Status.Phase = corev1.PodRunning
-		cur.Status.PodIP, cur.Status.PodIPs = ip, nil
-		if ip != "" {
-			cur.Status.PodIPs = []corev1.PodIP{{IP: ip}}
-		}
-		if cur.Status.StartTime == nil {
-			cur.Status.StartTime = &now
-		}
-		cond := func(typ corev1.PodConditionType, s corev1.ConditionStatus) corev1.PodCondition {
-			return corev1.PodCondition{Type: typ, Status: s, LastTransitionTime: now}
-		}
-		cur.Status.Conditions = []corev1.PodCondition{
-			cond(corev1.PodScheduled, corev1.ConditionTrue),
-			cond(corev1.PodInitialized, corev1.ConditionTrue),
-			cond(corev1.ContainersReady, status),
-			cond(corev1.PodReady, status),
-		}
-		cur.Status.ContainerStatuses = nil
-		for _, c := range cur.Spec.Containers {
-			started := true
-			cur.Status.ContainerStatuses = append(cur.Status.ContainerStatuses, corev1.ContainerStatus{
-				Name: c.Name, Image: c.Image, Ready: ready, Started: &started,
-				State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}},
-			})
-		}
+		SetRunningStatus(cur, ip, "", ready, metav1.Now())
 		out, err = pods.UpdateStatus(t.Context(), cur, metav1.UpdateOptions{})
 		return err
 	})
@@ -166,6 +137,44 @@ func (cp *ControlPlane) SetPodStatus(t testing.TB, pod *corev1.Pod, ip string, r
 		t.Fatalf("writing status of pod %s/%s: %v", pod.Namespace, pod.Name, err)
 	}
 	return out
+}
+
+// SetRunningStatus writes into pod the status a kubelet reports for a running
+// pod: phase Running, the pod IP (none if ""), the host IP (none if ""), and its
+// Ready and ContainersReady conditions and container statuses set to ready.
+func SetRunningStatus(pod *corev1.Pod, ip, hostIP string, ready bool, now metav1.Time) {
+	status := corev1.ConditionFalse
+	if ready {
+		status = corev1.ConditionTrue
+	}
+	pod.Status.Phase = corev1.PodRunning
+	pod.Status.PodIP, pod.Status.PodIPs = ip, nil
+	if ip != "" {
+		pod.Status.PodIPs = []corev1.PodIP{{IP: ip}}
+	}
+	if hostIP != "" {
+		pod.Status.HostIP, pod.Status.HostIPs = hostIP, []corev1.HostIP{{IP: hostIP}}
+	}
+	if pod.Status.StartTime == nil {
+		pod.Status.StartTime = &now
+	}
+	cond := func(typ corev1.PodConditionType, s corev1.ConditionStatus) corev1.PodCondition {
+		return corev1.PodCondition{Type: typ, Status: s, LastTransitionTime: now}
+	}
+	pod.Status.Conditions = []corev1.PodCondition{
+		cond(corev1.PodScheduled, corev1.ConditionTrue),
+		cond(corev1.PodInitialized, corev1.ConditionTrue),
+		cond(corev1.ContainersReady, status),
+		cond(corev1.PodReady, status),
+	}
+	pod.Status.ContainerStatuses = nil
+	for _, c := range pod.Spec.Containers {
+		started := true
+		pod.Status.ContainerStatuses = append(pod.Status.ContainerStatuses, corev1.ContainerStatus{
+			Name: c.Name, Image: c.Image, Ready: ready, Started: &started,
+			State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}},
+		})
+	}
 }
 
 // MarkTerminating deletes the pod while TestFinalizer holds it, so it stays

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/nowakeai/svcmux/test/controlplane"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
@@ -109,40 +110,13 @@ func (n *Node) Pods() []*Pod {
 // address, Ready and ContainersReady as given. The echo server keeps
 // listening either way: only the endpoints decide whether traffic comes.
 func (p *Pod) SetReady(ctx context.Context, ready bool) error {
-	status := corev1.ConditionFalse
-	if ready {
-		status = corev1.ConditionTrue
-	}
 	pods := p.node.client.CoreV1().Pods(p.Namespace)
 	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		cur, err := pods.Get(ctx, p.Name, metav1.GetOptions{})
 		if err != nil {
 			return err
 		}
-		now := metav1.Now()
-		cur.Status.Phase = corev1.PodRunning
-		cur.Status.HostIP, cur.Status.HostIPs = p.node.IP, []corev1.HostIP{{IP: p.node.IP}}
-		cur.Status.PodIP, cur.Status.PodIPs = p.IP, []corev1.PodIP{{IP: p.IP}}
-		if cur.Status.StartTime == nil {
-			cur.Status.StartTime = &now
-		}
-		cond := func(t corev1.PodConditionType, s corev1.ConditionStatus) corev1.PodCondition {
-			return corev1.PodCondition{Type: t, Status: s, LastTransitionTime: now}
-		}
-		cur.Status.Conditions = []corev1.PodCondition{
-			cond(corev1.PodScheduled, corev1.ConditionTrue),
-			cond(corev1.PodInitialized, corev1.ConditionTrue),
-			cond(corev1.ContainersReady, status),
-			cond(corev1.PodReady, status),
-		}
-		cur.Status.ContainerStatuses = nil
-		for _, c := range cur.Spec.Containers {
-			started := true
-			cur.Status.ContainerStatuses = append(cur.Status.ContainerStatuses, corev1.ContainerStatus{
-				Name: c.Name, Image: c.Image, Ready: ready, Started: &started,
-				State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}},
-			})
-		}
+		controlplane.SetRunningStatus(cur, p.IP, p.node.IP, ready, metav1.Now())
 		_, err = pods.UpdateStatus(ctx, cur, metav1.UpdateOptions{})
 		return err
 	})
