@@ -16,6 +16,18 @@ build:
 	@mkdir -p $(BIN)
 	CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
 
+## image: the agent's OCI image without a container engine (deploy/image): static binaries for
+## IMAGE_PLATFORMS on an empty base, user 65532; an OCI layout in dist/image/oci (an index)
+## and a `docker load`-able dist/image/svcmux-agent-<arch>.tar per platform.
+IMAGE_PLATFORMS ?= linux/amd64 linux/arm64
+.PHONY: image
+image:
+	@set -e; args=; for p in $(IMAGE_PLATFORMS); do \
+	  out=dist/bin/$${p%/*}-$${p#*/}/svcmux-agent; echo "build $$out"; \
+	  CGO_ENABLED=0 GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $$out ./cmd/agent; \
+	  args="$$args -binary $$p=$$out"; done; \
+	$(GO) run ./deploy/image -out dist/image -version $(VERSION) -revision $(COMMIT) $$args
+
 ## test: everything CI runs — vet, format check, unit tests (with fuzz seeds), end-to-end tests.
 test: lint unit e2e
 
