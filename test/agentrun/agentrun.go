@@ -12,78 +12,18 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
-)
 
-var (
-	buildOnce sync.Once
-	buildPath string
-	buildErr  error
+	"github.com/nowakeai/svcmux/test/gobin"
 )
 
 // Binary builds cmd/agent once per process and returns its path.
-func Binary() (string, error) {
-	buildOnce.Do(func() {
-		root, err := repoRoot()
-		if err != nil {
-			buildErr = err
-			return
-		}
-		removeStaleBuildDirs()
-		dir, err := os.MkdirTemp("", fmt.Sprintf("%s%d-", buildDirPrefix, os.Getpid()))
-		if err != nil {
-			buildErr = err
-			return
-		}
-		buildPath = filepath.Join(dir, "agent")
-		cmd := exec.Command("go", "build", "-o", buildPath, "./cmd/agent")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/agent: %v\n%s", err, out)
-		}
-	})
-	return buildPath, buildErr
-}
-
-const buildDirPrefix = "svcmux-agent-bin-"
-
-// removeStaleBuildDirs deletes the build directories of test processes that have
-// ended (their pid is in the name), so runs do not pile up 40 MB binaries in $TMPDIR.
-func removeStaleBuildDirs() {
-	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), buildDirPrefix+"*"))
-	for _, d := range dirs {
-		rest := strings.TrimPrefix(filepath.Base(d), buildDirPrefix)
-		pid, err := strconv.Atoi(strings.SplitN(rest, "-", 2)[0])
-		if err != nil || pid == os.Getpid() {
-			continue
-		}
-		if syscall.Kill(pid, 0) == syscall.ESRCH {
-			_ = os.RemoveAll(d)
-		}
-	}
-}
-
-// repoRoot is the directory holding go.mod, found upward from this source file.
-func repoRoot() (string, error) {
-	_, file, _, _ := runtime.Caller(0)
-	dir := filepath.Dir(file)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil && !strings.Contains(dir, string(filepath.Separator)+"test"+string(filepath.Separator)+"tools") {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("agentrun: no go.mod above %s", file)
-		}
-		dir = parent
-	}
-}
+func Binary() (string, error) { return gobin.Build("./cmd/agent") }
 
 // Agent is one running agent process.
 type Agent struct {

@@ -82,9 +82,18 @@ func buildDir() (string, error) {
 }
 
 func removeStale() {
-	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), dirPrefix+"*"))
+	for _, prefix := range []string{dirPrefix, oldAgentPrefix} {
+		dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), prefix+"*"))
+		removeEnded(dirs, prefix)
+	}
+}
+
+// oldAgentPrefix is where test/agentrun built the agent before this package.
+const oldAgentPrefix = "svcmux-agent-bin-"
+
+func removeEnded(dirs []string, prefix string) {
 	for _, d := range dirs {
-		pidStr, _, _ := strings.Cut(strings.TrimPrefix(filepath.Base(d), dirPrefix), "-")
+		pidStr, _, _ := strings.Cut(strings.TrimPrefix(filepath.Base(d), prefix), "-")
 		pid, err := strconv.Atoi(pidStr)
 		if err != nil || pid == os.Getpid() {
 			continue
