@@ -93,6 +93,13 @@ func (w *World) ConfigMapE(name string) (*corev1.ConfigMap, error) {
 	return cm, nil
 }
 
+// ConfigMap is ConfigMapE, failing the test on error.
+func (w *World) ConfigMap(name string) *corev1.ConfigMap {
+	cm, err := w.ConfigMapE(name)
+	w.must(err)
+	return cm
+}
+
 // ClaimsE is the portClaims of mux's state document.
 func (w *World) ClaimsE(mux string) ([]Claim, error) {
 	cm, err := w.StateE(mux)

@@ -76,6 +76,13 @@ func (w *World) WaitChannelE(name string, ok func(*corev1.Service) bool) (*corev
 	return w.WaitServiceE(name, ok, w.Describe)
 }
 
+// WaitChannel is WaitChannelE, failing the test on error.
+func (w *World) WaitChannel(name string, ok func(*corev1.Service) bool) *corev1.Service {
+	svc, err := w.WaitChannelE(name, ok)
+	w.must(err)
+	return svc
+}
+
 // WaitAcceptedE waits until the channel carries exactly the ports annotation
 // portsAnnotation (e.g. "http:8080->8080") and Accepted=True, reason Accepted,
 // observed at its current generation (so an older acceptance never counts).
