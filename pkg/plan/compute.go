@@ -108,8 +108,11 @@ func (p *pass) readMux() bool {
 		p.warnMux(api.ReasonGkePortLimitApplied, gke)
 	}
 	p.limit = limit
+	p.plan.Limit = limit
 	p.ranges, p.rangeErr = ports.ParsePortRange(mux.Annotations[p.keys.PortRange])
-	if p.rangeErr != nil {
+	if p.rangeErr == nil {
+		p.plan.PortRange = p.ranges.String()
+	} else {
 		p.ranges = nil
 		p.warnMux(api.ReasonInvalidPortRange, fmt.Sprintf("mux %s: annotation %s: %v; owners keep their ports, no new automatic port is given",
 			p.mux, p.keys.PortRange, p.rangeErr))

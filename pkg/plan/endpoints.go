@@ -272,3 +272,22 @@ func countReady(slices []*discoveryv1.EndpointSlice) int {
 	}
 	return len(seen)
 }
+
+// CountBackends counts one channel's distinct backends and how many are ready, the
+// way the topology annotation counts ready pods; the plugin shows both.
+func CountBackends(slices []*discoveryv1.EndpointSlice) (ready, total int) {
+	seen := map[string]bool{}
+	for _, s := range slices {
+		for _, e := range s.Endpoints {
+			if len(e.Addresses) == 0 {
+				continue
+			}
+			id := e.Addresses[0]
+			if e.TargetRef != nil {
+				id = e.TargetRef.Namespace + "/" + e.TargetRef.Name
+			}
+			seen[id] = true
+		}
+	}
+	return countReady(slices), len(seen)
+}

@@ -94,6 +94,10 @@ type Plan struct {
 	// max-ports): bad configuration never takes working traffic down.
 	Frozen       bool
 	FrozenReason string
+	// Limit is the port limit in force after provider caps (0: none); PortRange is
+	// the mux's port range as parsed ("" when unset or invalid). The plugin shows them.
+	Limit     int
+	PortRange string
 
 	// Ports is the mux spec.ports: accepted ports sorted by (port, protocol), or the placeholder.
 	Ports []corev1.ServicePort

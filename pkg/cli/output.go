@@ -1,0 +1,104 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/renderer"
+	"github.com/olekukonko/tablewriter/tw"
+	"github.com/spf13/cobra"
+	"sigs.k8s.io/yaml"
+)
+
+// APIVersion versions every JSON and YAML document the plugin prints (SPEC §8).
+const APIVersion = "svcmux.nowake.ai/v1alpha1"
+
+// TypeMeta heads every document: {"apiVersion": …, "kind": …}.
+type TypeMeta struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+}
+
+func typeMeta(kind string) TypeMeta { return TypeMeta{APIVersion: APIVersion, Kind: kind} }
+
+// Output formats.
+const (
+	outputTable = "table"
+	outputWide  = "wide"
+	outputJSON  = "json"
+	outputYAML  = "yaml"
+	outputDot   = "dot"
+)
+
+// addOutputFlag binds -o with the formats a command supports (table first, the default).
+func addOutputFlag(cmd *cobra.Command, target *string, formats ...string) {
+	if len(formats) == 0 {
+		formats = []string{outputTable, outputWide, outputJSON, outputYAML}
+	}
+	cmd.Flags().StringVarP(target, "output", "o", outputTable, "output format: "+strings.Join(formats, "|"))
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(formats, cobra.ShellCompDirectiveNoFileComp))
+	cmd.Annotations = map[string]string{"output-formats": strings.Join(formats, ",")}
+}
+
+// validateOutput refuses a format the command does not print.
+func validateOutput(cmd *cobra.Command, format string) error {
+	formats := strings.Split(cmd.Annotations["output-formats"], ",")
+	if slices.Contains(formats, format) {
+		return nil
+	}
+	return &ExitError{Code: ExitCannotRun, Err: fmt.Errorf("unknown output format %q: use one of %s", format, strings.Join(formats, ", "))}
+}
+
+// printDocument writes doc as indented JSON or YAML; it reports whether format was one of them.
+func printDocument(w io.Writer, format string, doc any) (bool, error) {
+	switch format {
+	case outputJSON:
+		b, err := json.MarshalIndent(doc, "", "  ")
+		if err != nil {
+			return true, err
+		}
+		_, err = fmt.Fprintf(w, "%s\n", b)
+		return true, err
+	case outputYAML:
+		b, err := yaml.Marshal(doc)
+		if err != nil {
+			return true, err
+		}
+		_, err = w.Write(b)
+		return true, err
+	}
+	return false, nil
+}
+
+// newTable is the plugin's table look: kubectl's (upper-case headers, no borders,
+// columns separated by three spaces, left aligned).
+func newTable(w io.Writer, header ...string) *tablewriter.Table {
+	t := tablewriter.NewTable(w,
+		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
+			Borders: tw.BorderNone,
+			Symbols: tw.NewSymbols(tw.StyleNone),
+			Settings: tw.Settings{
+				Separators: tw.Separators{BetweenColumns: tw.Off, BetweenRows: tw.Off},
+				Lines:      tw.Lines{ShowHeaderLine: tw.Off},
+			},
+		})),
+		tablewriter.WithConfig(tablewriter.Config{
+			Header: tw.CellConfig{
+				Formatting: tw.CellFormatting{AutoFormat: tw.On},
+				Alignment:  tw.CellAlignment{Global: tw.AlignLeft},
+				Padding:    tw.CellPadding{Global: tw.Padding{Left: "", Right: "   "}},
+			},
+			Row: tw.CellConfig{
+				Formatting: tw.CellFormatting{AutoWrap: tw.WrapNone},
+				Alignment:  tw.CellAlignment{Global: tw.AlignLeft},
+				Padding:    tw.CellPadding{Global: tw.Padding{Left: "", Right: "   "}},
+			},
+		}),
+	)
+	t.Header(header)
+	return t
+}
