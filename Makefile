@@ -28,6 +28,27 @@ image:
 	  args="$$args -binary $$p=$$out"; done; \
 	$(GO) run ./deploy/image -out dist/image -version $(VERSION) -revision $(COMMIT) $$args
 
+## release: kubectl-svcmux archives for RELEASE_PLATFORMS (LICENSE, README.md inside),
+## checksums.txt, the chart (.tgz) and krew/svcmux.yaml from krew/svcmux.yaml.tmpl, all in
+## dist/release, reproducible (SOURCE_DATE_EPOCH: the commit time); then test/release checks
+## the output against krew's manifest rules. RELEASE_URI_BASE is where the archives live.
+RELEASE_PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64
+RELEASE_URI_BASE ?= https://github.com/nowakeai/svcmux/releases/download/{{.Version}}
+.PHONY: release
+release:
+	@if [ ! -f cmd/kubectl-svcmux/main.go ]; then \
+	  echo "release: cmd/kubectl-svcmux does not exist yet: there is no plugin to package (no placeholder is shipped)"; exit 1; fi
+	@set -e; rm -rf dist/release; args=; for p in $(RELEASE_PLATFORMS); do \
+	  exe=kubectl-svcmux; [ "$${p%/*}" = windows ] && exe=$$exe.exe; \
+	  out=dist/bin/$${p%/*}-$${p#*/}/$$exe; echo "build $$out"; \
+	  CGO_ENABLED=0 GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $$out ./cmd/kubectl-svcmux; \
+	  args="$$args -binary $$p=$$out"; done; \
+	export SOURCE_DATE_EPOCH=$${SOURCE_DATE_EPOCH:-$$(git log -1 --format=%ct 2>/dev/null || echo 315532800)}; \
+	$(GO) run ./deploy/release -version $(VERSION) -out dist/release -uri-base '$(RELEASE_URI_BASE)' $$args; \
+	v=$$(sed -n 's/^  version: //p' dist/release/krew/svcmux.yaml); \
+	SVCMUX_RELEASE_DIR=$(CURDIR)/dist/release SVCMUX_RELEASE_URI_BASE="$$(echo '$(RELEASE_URI_BASE)' | sed "s/{{.Version}}/$$v/")" \
+	  $(GO) test -count=1 -run '^TestTheBuiltRelease$$' ./test/release
+
 ## test: everything CI runs — vet, format check, unit tests (with fuzz seeds), end-to-end tests.
 test: lint unit e2e
 
