@@ -43,7 +43,10 @@ type MuxView struct {
 type OrphanView struct {
 	Service *corev1.Service
 	Mux     string // the ns/name its class names, "" when the class does not parse
-	Outcome plan.ChannelOutcome
+	// Detached: no longer a channel, but it still carries svcmux's annotation or
+	// condition, which the agent removes.
+	Detached bool
+	Outcome  plan.ChannelOutcome
 }
 
 // ReadError is a List the plugin could not do; Forbidden ones become "could not
@@ -168,11 +171,11 @@ func orphans(cl *Cluster, namespace string) []OrphanView {
 			continue
 		}
 		ref, isChannel, err := plan.ChannelMux(svc, cl.Keys, cl.Opts.DefaultMuxNamespace)
-		if !isChannel {
+		if !isChannel && !plan.HasLeftovers(svc, cl.Keys) {
 			continue
 		}
-		o := OrphanView{Service: svc}
-		if err == nil {
+		o := OrphanView{Service: svc, Detached: !isChannel}
+		if isChannel && err == nil {
 			if mux, _ := cl.Reader.Mux(ref); mux != nil {
 				continue
 			}

@@ -57,12 +57,11 @@ func validateOutput(cmd *cobra.Command, format string) error {
 func printDocument(w io.Writer, format string, doc any) (bool, error) {
 	switch format {
 	case outputJSON:
-		b, err := json.MarshalIndent(doc, "", "  ")
-		if err != nil {
-			return true, err
-		}
-		_, err = fmt.Fprintf(w, "%s\n", b)
-		return true, err
+		// No HTML escaping: ports read "http:8080->20000", not "http:8080-\u003e20000".
+		enc := json.NewEncoder(w)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent("", "  ")
+		return true, enc.Encode(doc)
 	case outputYAML:
 		b, err := yaml.Marshal(doc)
 		if err != nil {

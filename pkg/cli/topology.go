@@ -70,7 +70,8 @@ func (o *TopologyOptions) print(doc Topology) error {
 type Topology struct {
 	TypeMeta
 	Muxes []TopologyMux `json:"muxes"`
-	// Unattached are channels whose class names no mux (or does not parse).
+	// Unattached are channels whose class names no mux (or does not parse), and
+	// detached former channels the agent has not cleaned yet.
 	Unattached []TopologyChannel `json:"unattached"`
 }
 
@@ -96,6 +97,9 @@ const (
 	StatusAccepted = "Accepted"
 	StatusRejected = "Rejected"
 	StatusKept     = "Kept"
+	// StatusDetached marks a former channel (unattached list only) that still
+	// carries svcmux's leftovers until the agent's next pass removes them.
+	StatusDetached = "Detached"
 )
 
 // TopologyChannel is one channel and what the planner decided for it.
@@ -135,6 +139,10 @@ func buildTopology(cl *Cluster, muxes []MuxView, withOrphans bool) Topology {
 		for _, o := range cl.Orphans {
 			ch := topologyChannel(o.Service, o.Outcome, nil, nil)
 			ch.Mux = o.Mux
+			if o.Detached {
+				ch.Status, ch.Reason = StatusDetached, ""
+				ch.Message = "no longer a channel of any mux; the agent removes svcmux's annotation, ingress and condition"
+			}
 			doc.Unattached = append(doc.Unattached, ch)
 		}
 	}

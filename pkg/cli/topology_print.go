@@ -52,7 +52,7 @@ func writeChannel(b *strings.Builder, ch TopologyChannel, last, wide bool) {
 		branch, stem = "└── ", "    "
 	}
 	status := ch.Status
-	if ch.Status != StatusAccepted {
+	if ch.Reason != "" && ch.Status != StatusAccepted {
 		status += ": " + ch.Reason
 	}
 	fmt.Fprintf(b, "%s%s/%s  %s  backends %d/%d ready", branch, ch.Namespace, ch.Name, status, ch.Backends.Ready, ch.Backends.Total)
@@ -122,7 +122,7 @@ func printTopologyDot(w io.Writer, doc Topology) error {
 func writeDotChannel(b *strings.Builder, ch TopologyChannel, mux string) {
 	id := "channel:" + ch.Namespace + "/" + ch.Name
 	label := ch.Namespace + "/" + ch.Name + "\n" + ch.Status
-	if ch.Status != StatusAccepted {
+	if ch.Reason != "" && ch.Status != StatusAccepted {
 		label += ": " + ch.Reason
 	}
 	fmt.Fprintf(b, "  %s [shape=ellipse, label=%s];\n", strconv.Quote(id), strconv.Quote(label))
