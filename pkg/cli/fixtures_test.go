@@ -129,3 +129,7 @@ func fxWithPorts(svc *corev1.Service, v string) *corev1.Service {
 	svc.Annotations[fxPrefix+"ports"] = v
 	return svc
 }
+
+// fxHash is the mux port name of a channel port (the planner's own hash: the
+// independent one is pinned by test vectors in test/world).
+func fxHash(ns, svc, port string) string { return ports.MuxPortName(ns, svc, port) }

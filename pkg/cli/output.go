@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -73,10 +74,37 @@ func printDocument(w io.Writer, format string, doc any) (bool, error) {
 	return false, nil
 }
 
-// newTable is the plugin's table look: kubectl's (upper-case headers, no borders,
-// columns separated by three spaces, left aligned).
-func newTable(w io.Writer, header ...string) *tablewriter.Table {
-	t := tablewriter.NewTable(w,
+// table is a kubectl-looking table: upper-case headers, no borders, columns
+// separated by three spaces, left aligned, no trailing blanks.
+type table struct {
+	t   *tablewriter.Table
+	buf bytes.Buffer
+	w   io.Writer
+}
+
+// Append adds one row.
+func (t *table) Append(row []string) error { return t.t.Append(row) }
+
+// Render writes the table, each line without the padding of its last column.
+func (t *table) Render() error {
+	if err := t.t.Render(); err != nil {
+		return err
+	}
+	for _, line := range strings.SplitAfter(t.buf.String(), "\n") {
+		if line == "" {
+			continue
+		}
+		if _, err := io.WriteString(t.w, strings.TrimRight(line, " \n")+"\n"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// newTable starts a table with the given header.
+func newTable(w io.Writer, header ...string) *table {
+	out := &table{w: w}
+	out.t = tablewriter.NewTable(&out.buf,
 		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
 			Borders: tw.BorderNone,
 			Symbols: tw.NewSymbols(tw.StyleNone),
@@ -98,6 +126,6 @@ func newTable(w io.Writer, header ...string) *tablewriter.Table {
 			},
 		}),
 	)
-	t.Header(header)
-	return t
+	out.t.Header(header)
+	return out
 }
