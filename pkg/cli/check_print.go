@@ -1,0 +1,119 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// printCheckTable prints the muxes in the files, then their channels, then why
+// each refused channel is refused, then the notes.
+func printCheckTable(w io.Writer, doc CheckReport, wide bool) error {
+	if len(doc.Muxes) > 0 {
+		t := newTable(w, "MUX", "STATUS", "PORTS", "RANGE", "CHANNELS", "FILE")
+		for _, m := range doc.Muxes {
+			status := m.Status
+			if m.Status != MuxValid {
+				status += ": " + m.Reason
+			}
+			if m.New {
+				status += " (new)"
+			}
+			if err := t.Append([]string{m.Namespace + "/" + m.Name, status, limitText(m.Ports, m.Limit),
+				orNone(m.PortRange), fmt.Sprint(m.Channels), checkWhere(m.File, m.Line)}); err != nil {
+				return err
+			}
+		}
+		if err := t.Render(); err != nil {
+			return err
+		}
+		fmt.Fprintln(w)
+	}
+	if len(doc.Channels) > 0 {
+		header := []string{"CHANNEL", "MUX", "STATUS", "PORTS", "FILE"}
+		if wide {
+			header = append(header, "MESSAGE")
+		}
+		t := newTable(w, header...)
+		for _, c := range doc.Channels {
+			status := c.Status
+			if c.Status != StatusAccepted {
+				status += ": " + c.Reason
+			}
+			row := []string{c.Namespace + "/" + c.Name, orNone(c.Mux), status, checkPortsText(c.Ports), checkWhere(c.File, c.Line)}
+			if wide {
+				row = append(row, c.Message)
+			}
+			if err := t.Append(row); err != nil {
+				return err
+			}
+		}
+		if err := t.Render(); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintln(w, "No svcmux channels in the files.")
+	}
+	var b strings.Builder
+	problems := false
+	for _, m := range doc.Muxes {
+		if m.Status != MuxValid {
+			if !problems {
+				b.WriteByte('\n')
+			}
+			problems = true
+			fmt.Fprintf(&b, "%s: mux %s/%s %s: %s: %s\n", checkWhere(m.File, m.Line), m.Namespace, m.Name, m.Status, m.Reason, m.Message)
+		}
+		for _, wn := range m.Warnings {
+			if !problems {
+				b.WriteByte('\n')
+			}
+			problems = true
+			fmt.Fprintf(&b, "%s: mux %s/%s warning: %s: %s\n", checkWhere(m.File, m.Line), m.Namespace, m.Name, wn.Reason, wn.Message)
+		}
+	}
+	for _, c := range doc.Channels {
+		if c.Status != StatusAccepted {
+			if !problems {
+				b.WriteByte('\n')
+			}
+			problems = true
+			fmt.Fprintf(&b, "%s: %s/%s %s: %s: %s\n", checkWhere(c.File, c.Line), c.Namespace, c.Name, c.Status, c.Reason, c.Message)
+		}
+	}
+	b.WriteByte('\n')
+	writeCheckNotes(&b, doc)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func writeCheckNotes(b *strings.Builder, doc CheckReport) {
+	fmt.Fprintf(b, "note: %s.\n", doc.Note)
+	if doc.Offline {
+		b.WriteString("note: --offline: planned on the files alone, not on the live cluster.\n")
+	}
+	fmt.Fprintf(b, "note: objects without metadata.namespace are in namespace %q.\n", doc.Namespace)
+	if len(doc.Ignored) > 0 {
+		var parts []string
+		total := 0
+		for _, ig := range doc.Ignored {
+			parts = append(parts, fmt.Sprintf("%d %s", ig.Count, ig.Kind))
+			total += ig.Count
+		}
+		fmt.Fprintf(b, "note: ignored %d object(s) the agent does not read: %s.\n", total, strings.Join(parts, ", "))
+	}
+}
+
+// checkPortsText is "name:port->muxPort/PROTO, …" with "pending" for a port not served.
+func checkPortsText(ps []CheckPort) string {
+	if len(ps) == 0 {
+		return "none"
+	}
+	out := make([]string, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, portText(TopologyPort{Name: p.Name, Port: p.Port, MuxPort: p.MuxPort, Protocol: p.Protocol}, false))
+	}
+	return strings.Join(out, ", ")
+}
+
+func checkWhere(file string, line int) string { return fmt.Sprintf("%s:%d", file, line) }
