@@ -62,6 +62,7 @@ type ControlPlane struct {
 	client     kubernetes.Interface
 	kcm        *process
 	stopMu     sync.Mutex // Stop may race with Main's signal handler
+	opts       Options
 
 	// StartDuration is how long Start took (for reporting).
 	StartDuration time.Duration
@@ -72,7 +73,10 @@ type ControlPlane struct {
 var ErrBinariesMissing = errors.New("control plane binaries not built")
 
 // Start starts a new control plane. The caller must call Stop.
-func Start() (cp *ControlPlane, err error) {
+func Start() (cp *ControlPlane, err error) { return StartWith(Options{}) }
+
+// StartWith is Start with options (see Options).
+func StartWith(opts Options) (cp *ControlPlane, err error) {
 	began := time.Now()
 	binDir, err := BinDir()
 	if err != nil {
@@ -91,7 +95,7 @@ func Start() (cp *ControlPlane, err error) {
 	if err != nil {
 		return nil, err
 	}
-	cp = &ControlPlane{binDir: binDir, runDir: runDir}
+	cp = &ControlPlane{binDir: binDir, runDir: runDir, opts: opts}
 	defer func() {
 		if err != nil {
 			if stopErr := cp.Stop(); stopErr != nil {
@@ -142,6 +146,9 @@ func (cp *ControlPlane) startAPIServer() error {
 	api.Configure().
 		Set("service-cluster-ip-range", ServiceClusterIPRange).
 		Set("service-node-port-range", ServiceNodePortRange)
+	if err := cp.configureAudit(api); err != nil {
+		return err
+	}
 	notExisting := false
 	cp.env = &envtest.Environment{
 		// Never reuse whatever cluster $KUBECONFIG points at, even if

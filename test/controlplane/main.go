@@ -25,11 +25,16 @@ var (
 // If the binaries have not been built, tests are skipped (Get calls t.Skip)
 // unless CI=true, where that is a failure: CI must never pass by skipping.
 func Main(m *testing.M) {
-	os.Exit(run(m))
+	os.Exit(run(m, Options{}))
 }
 
-func run(m *testing.M) int {
-	cp, err := Start()
+// MainWith is Main with options for the package's control plane (see Options).
+func MainWith(m *testing.M, opts Options) {
+	os.Exit(run(m, opts))
+}
+
+func run(m *testing.M, opts Options) int {
+	cp, err := StartWith(opts)
 	switch {
 	case errors.Is(err, ErrBinariesMissing) && os.Getenv("CI") != "true":
 		skipReason = err.Error()

@@ -12,6 +12,7 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -23,7 +24,8 @@ import (
 	"github.com/nowakeai/svcmux/test/controlplane"
 )
 
-func TestMain(m *testing.M) { controlplane.Main(m) }
+// The API server audits the service accounts' requests: the RBAC proof reads them.
+func TestMain(m *testing.M) { controlplane.MainWith(m, controlplane.Options{AuditPolicy: auditPolicy}) }
 
 const (
 	release  = "svcmux"
@@ -136,6 +138,7 @@ func TestTheChartInstalledForRealRunsTheAgentAsItsServiceAccount(t *testing.T) {
 	t.Run("the agent's credentials are the service account's, with no extra group", func(t *testing.T) {
 		rc, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 		require.NoError(t, err)
+		rc.UserAgent = testUserAgent
 		saClient, err := kubernetes.NewForConfig(rc)
 		require.NoError(t, err)
 		who, err := saClient.AuthenticationV1().SelfSubjectReviews().Create(t.Context(), &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
@@ -143,6 +146,12 @@ func TestTheChartInstalledForRealRunsTheAgentAsItsServiceAccount(t *testing.T) {
 		assert.Equal(t, sa, who.Status.UserInfo.Username)
 		assert.ElementsMatch(t, []string{"system:serviceaccounts", "system:serviceaccounts:" + ns, "system:authenticated"}, who.Status.UserInfo.Groups)
 	})
+	// What the Python controller left behind: its Endpoints object beside the mux, which
+	// the agent replaces with EndpointSlices and deletes (takeover).
+	_, err = client.CoreV1().Endpoints(ns).Create(t.Context(), &corev1.Endpoints{ObjectMeta: metav1.ObjectMeta{
+		Name: "mux", Namespace: ns, Labels: map[string]string{
+			"app.kubernetes.io/managed-by": "svc-lb-mux", "app.kubernetes.io/component": "mux-endpoints"}}}, metav1.CreateOptions{})
+	require.NoError(t, err)
 	t.Setenv("POD_NAMESPACE", ns)
 	args := agentArgs(deploy.Spec.Template.Spec.Containers[0].Args)
 	a1 := agentrun.Start(t, kubeconfig, args...)
@@ -227,6 +236,22 @@ func TestTheChartInstalledForRealRunsTheAgentAsItsServiceAccount(t *testing.T) {
 		accepted("web", "http:9090->9090")
 	})
 
+	t.Run("a backend turning unready and a channel deleted reach the mux endpoints", func(t *testing.T) {
+		api, err := client.CoreV1().Pods(apps).Get(t.Context(), "api", metav1.GetOptions{})
+		require.NoError(t, err)
+		cp.SetPodStatus(t, api, "10.244.0.10", false)
+		require.NoError(t, client.CoreV1().Services(apps).Delete(t.Context(), "web", metav1.DeleteOptions{}))
+		controlplane.Eventually(t, wait, func() (bool, string) {
+			var state []string
+			for _, s := range cp.EndpointSlices(t, ns, "mux") {
+				for _, e := range s.Endpoints {
+					state = append(state, describe("%v ready=%v", e.Addresses, ptr.Deref(e.Conditions.Ready, false)))
+				}
+			}
+			return strings.Join(state, ",") == "[10.244.0.10] ready=false", strings.Join(state, ",")
+		})
+	})
+
 	t.Run("no request of the agent was forbidden", func(t *testing.T) {
 		for _, a := range []*agentrun.Agent{a1, a2} {
 			log, err := os.ReadFile(a.LogPath)
@@ -235,8 +260,54 @@ func TestTheChartInstalledForRealRunsTheAgentAsItsServiceAccount(t *testing.T) {
 		}
 	})
 
-	t.Run("helm uninstall leaves the default mux and its state", func(t *testing.T) {
+	t.Run("the Python controller's Endpoints object is taken over", func(t *testing.T) {
+		controlplane.Eventually(t, wait, func() (bool, string) {
+			_, err := client.CoreV1().Endpoints(ns).Get(t.Context(), "mux", metav1.GetOptions{})
+			return apierrors.IsNotFound(err), describe("Endpoints mux still there: %v", err)
+		})
+	})
+
+	t.Run("the audit log shows every request granted and every grant used", func(t *testing.T) {
 		follower.Stop()
+		var roles [][]rbacv1.PolicyRule
+		cr, err := client.RbacV1().ClusterRoles().Get(t.Context(), fullname+"-role", metav1.GetOptions{})
+		require.NoError(t, err)
+		role, err := client.RbacV1().Roles(ns).Get(t.Context(), fullname+"-leader-election", metav1.GetOptions{})
+		require.NoError(t, err)
+		roles = append(roles, cr.Rules, role.Rules)
+		g := granted(roles...)
+		u, err := readAudit(cp.AuditLogPath(), sa)
+		require.NoError(t, err)
+		// Grants this run cannot exercise, each with the situation that needs it.
+		unusedWhy := map[access]string{
+			{"create", "", "endpoints"}: "--endpoints-mode endpoints|both (this run: slices)",
+			{"update", "", "endpoints"}: "--endpoints-mode endpoints|both (this run: slices)",
+			// client-go's informers stream their initial state in a watch (WatchList) where
+			// the API server offers it, as this one does; older servers are listed.
+			{"list", "", "services"}:                       "informers list when the API server cannot stream the initial watch",
+			{"list", "", "configmaps"}:                     "informers list when the API server cannot stream the initial watch",
+			{"list", "", "endpoints"}:                      "informers list when the API server cannot stream the initial watch",
+			{"list", "discovery.k8s.io", "endpointslices"}: "informers list when the API server cannot stream the initial watch",
+			{"patch", "", "events"}:                        "the recorder aggregates an Event that repeats",
+		}
+		t.Logf("RBAC proof for %s (audit log %s):\n%s", sa, cp.AuditLogPath(), table(g, u, unusedWhy))
+		assert.Empty(t, u.forbidden, "no request refused")
+		assert.Empty(t, u.other, "no non-resource request")
+		for a, n := range u.counts {
+			assert.True(t, g[a], "used %d times but not granted: %s", n, a)
+		}
+		for a := range g {
+			why, listed := unusedWhy[a]
+			switch {
+			case u.counts[a] == 0 && !listed:
+				t.Errorf("granted but never used, and not listed with why: %s", a)
+			case u.counts[a] > 0 && listed:
+				t.Errorf("listed as unused (%s) but used %d times: %s", why, u.counts[a], a)
+			}
+		}
+	})
+
+	t.Run("helm uninstall leaves the default mux and its state", func(t *testing.T) {
 		_, err := newUninstall(cfg).Run(release)
 		require.NoError(t, err)
 		uninstalled = true
@@ -244,7 +315,8 @@ func TestTheChartInstalledForRealRunsTheAgentAsItsServiceAccount(t *testing.T) {
 		assert.True(t, apierrors.IsNotFound(err), "the Deployment is gone: %v", err)
 		mux, err := client.CoreV1().Services(ns).Get(t.Context(), "mux", metav1.GetOptions{})
 		require.NoError(t, err, "the mux is kept")
-		assert.Len(t, mux.Spec.Ports, 2, "with the ports it served")
+		require.Len(t, mux.Spec.Ports, 1, "with the port it served last")
+		assert.Equal(t, int32(8080), mux.Spec.Ports[0].Port)
 		_, err = client.CoreV1().ConfigMaps(ns).Get(t.Context(), "mux-port-allocations", metav1.GetOptions{})
 		assert.NoError(t, err, "the state ConfigMap is kept")
 	})
