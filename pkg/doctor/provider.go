@@ -1,0 +1,149 @@
+package doctor
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/nowakeai/svcmux/pkg/api"
+	"github.com/nowakeai/svcmux/pkg/plan"
+)
+
+// Provider facts (SPEC §3, §10).
+const (
+	AWSNLBClass          = "service.k8s.aws/nlb"
+	AWSLoadBalancerType  = "service.beta.kubernetes.io/aws-load-balancer-type"
+	AWSNLBMaxListeners   = 50
+	gkeRangeAbove        = 5    // GKE forwards a Service with more ports as one port range
+	defaultNodePortRange = 2768 // 30000-32767, the API server's default
+	nodePortWarnPercent  = 80
+)
+
+// IsAWSNLB reports whether a mux is backed by an AWS Network Load Balancer.
+func IsAWSNLB(svc *corev1.Service) bool {
+	if svc.Spec.LoadBalancerClass != nil && *svc.Spec.LoadBalancerClass == AWSNLBClass {
+		return true
+	}
+	t := strings.TrimSpace(svc.Annotations[AWSLoadBalancerType])
+	return t == "nlb" || t == "external"
+}
+
+func checkProviders(in *Input, r *reporter) {
+	for i := range in.Muxes {
+		m := &in.Muxes[i]
+		mux := m.Snapshot.Mux
+		if m.Plan.Frozen {
+			continue
+		}
+		obj := serviceObject(mux.Namespace, mux.Name)
+		args := svcArgs(mux.Namespace, mux.Name, "mux", muxRef(m), "key", in.Keys.MaxPorts)
+		if plan.IsGKE(mux) {
+			if d := m.Plan.Stats.DeclaredPorts; d > api.GKEMaxPorts {
+				args["declared"], args["rejected"] = strconv.Itoa(d), strconv.Itoa(overCap(m.Plan))
+				r.add("SVCMUX601", obj, args)
+			}
+			if lo, hi, n := portSpan(m.Plan.Ports); n > gkeRangeAbove && hi-lo+1 > int32(n) {
+				args["key"] = in.Keys.PortRange
+				args["ports"], args["min"], args["max"] = strconv.Itoa(n), fmt.Sprint(lo), fmt.Sprint(hi)
+				args["span"] = fmt.Sprint(hi - lo + 1)
+				r.add("SVCMUX603", obj, args)
+			}
+		}
+		if IsAWSNLB(mux) && m.Plan.Stats.Ports > AWSNLBMaxListeners {
+			args["ports"] = strconv.Itoa(m.Plan.Stats.Ports)
+			r.add("SVCMUX602", obj, args)
+		}
+	}
+}
+
+// overCap counts the channels refused because the limit was reached.
+func overCap(p plan.Plan) int {
+	n := 0
+	for _, oc := range p.Channels {
+		if !oc.Accepted && oc.Reason == api.ReasonMuxPortLimitExceeded {
+			n++
+		}
+	}
+	return n
+}
+
+// portSpan is the lowest and highest served port and how many are served.
+func portSpan(ps []corev1.ServicePort) (lo, hi int32, n int) {
+	if isPlaceholder(ps) {
+		return 0, 0, 0
+	}
+	for i, p := range ps {
+		if i == 0 || p.Port < lo {
+			lo = p.Port
+		}
+		if p.Port > hi {
+			hi = p.Port
+		}
+	}
+	return lo, hi, len(ps)
+}
+
+// checkNodePorts reports channels that hold NodePorts (no cloud load balancer is
+// ever made for a channel, so nothing uses them) and a cluster running out of them.
+func checkNodePorts(in *Input, r *reporter) {
+	held := 0
+	for i := range in.Muxes {
+		for _, ch := range in.Muxes[i].Snapshot.Channels {
+			held += wastedNodePorts(r, ch)
+		}
+	}
+	for _, o := range in.Orphans {
+		held += wastedNodePorts(r, o.Service)
+	}
+	used := 0
+	for i := range in.Services {
+		for _, p := range in.Services[i].Spec.Ports {
+			if p.NodePort != 0 {
+				used++
+			}
+		}
+	}
+	if pct := used * 100 / defaultNodePortRange; pct >= nodePortWarnPercent {
+		r.add("SVCMUX604", "cluster", map[string]string{"used": strconv.Itoa(used),
+			"percent": strconv.Itoa(pct), "channels": strconv.Itoa(held)})
+	}
+}
+
+// wastedNodePorts reports ch when it allocates NodePorts or still holds some, and
+// returns how many it holds.
+func wastedNodePorts(r *reporter, ch *corev1.Service) int {
+	var idx []int
+	for i, p := range ch.Spec.Ports {
+		if p.NodePort != 0 {
+			idx = append(idx, i)
+		}
+	}
+	allocates := ch.Spec.AllocateLoadBalancerNodePorts == nil || *ch.Spec.AllocateLoadBalancerNodePorts
+	if !allocates && len(idx) == 0 {
+		return 0
+	}
+	why := fmt.Sprintf("holds %d NodePort(s)", len(idx))
+	patch := `-p '{"spec":{"allocateLoadBalancerNodePorts":false}}'`
+	switch {
+	case allocates:
+		why += " and allocates one for every port it adds (allocateLoadBalancerNodePorts is not false)"
+		if len(idx) > 0 {
+			why += "; setting it false keeps those allocated: remove each spec.ports[].nodePort too"
+		}
+	default:
+		// The API server keeps NodePorts already allocated when the flag goes false.
+		ops := make([]map[string]string, len(idx))
+		for i, n := range idx {
+			ops[i] = map[string]string{"op": "remove", "path": fmt.Sprintf("/spec/ports/%d/nodePort", n)}
+		}
+		b, _ := json.Marshal(ops)
+		why += " allocated before allocateLoadBalancerNodePorts was set false"
+		patch = "--type=json -p '" + string(b) + "'"
+	}
+	r.add("SVCMUX605", serviceObject(ch.Namespace, ch.Name), svcArgs(ch.Namespace, ch.Name,
+		"channel", ch.Namespace+"/"+ch.Name, "why", why, "patch", patch))
+	return len(idx)
+}
