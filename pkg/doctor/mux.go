@@ -27,7 +27,7 @@ func muxEvent(p plan.Plan, reason string) (plan.Event, bool) {
 // key the fix rewrites.
 var muxCodes = []struct {
 	reason, code string
-	key        func(api.Keys) string
+	key          func(api.Keys) string
 }{
 	{api.ReasonNotSupported, "SVCMUX201", nil},
 	{api.ReasonNotLoadBalancer, "SVCMUX202", nil},
