@@ -1,5 +1,6 @@
 // Command release packs a release (`make release`): one archive of kubectl-svcmux per
-// platform (tar.gz, zip for Windows) with LICENSE and README.md, the Helm chart packaged
+// platform (tar.gz, zip for Windows) with LICENSE, README.md and the completion script
+// kubectl_complete-svcmux (.bat for Windows), the Helm chart packaged
 // with the Helm SDK, checksums.txt, and the krew manifest rendered from its template with
 // every archive's uri and sha256.
 //
@@ -36,6 +37,9 @@ import (
 // Plugin is the binary's name; krew calls the plugin "svcmux".
 const Plugin = "kubectl-svcmux"
 
+// Completion is the script kubectl (1.26+) runs from PATH to complete `kubectl svcmux`.
+const Completion = "kubectl_complete-svcmux"
+
 // zipEpoch is 1980-01-01, the earliest time a zip entry can carry.
 const zipEpoch = 315532800
 
@@ -53,9 +57,9 @@ func (b binaries) Set(v string) error {
 }
 
 type options struct {
-	version, out, uriBase, license, readme, chart, krewTemplate string
-	mtime                                                       time.Time
-	binaries                                                    binaries
+	version, out, uriBase, license, readme, chart, krewTemplate, completion string
+	mtime                                                                   time.Time
+	binaries                                                                binaries
 }
 
 func main() {
@@ -68,6 +72,8 @@ func main() {
 	flag.StringVar(&o.readme, "readme", "README.md", "README put in every archive")
 	flag.StringVar(&o.chart, "chart", "deploy/helm/svcmux", "the Helm chart directory")
 	flag.StringVar(&o.krewTemplate, "krew-template", "krew/svcmux.yaml.tmpl", "the krew manifest template")
+	flag.StringVar(&o.completion, "completion", "krew/"+Completion,
+		"kubectl's completion script for the plugin put in every archive (with .bat for Windows)")
 	flag.Var(o.binaries, "binary", "os/arch=path of kubectl-svcmux for that platform (repeat)")
 	flag.Parse()
 	epoch, err := sourceDateEpoch(os.Getenv("SOURCE_DATE_EPOCH"))
@@ -135,6 +141,14 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
+	completion, err := os.ReadFile(o.completion)
+	if err != nil {
+		return err
+	}
+	completionBat, err := os.ReadFile(o.completion + ".bat")
+	if err != nil {
+		return err
+	}
 	platforms := make([]string, 0, len(o.binaries))
 	for p := range o.binaries {
 		platforms = append(platforms, p)
@@ -153,7 +167,11 @@ func run(o options) error {
 		if osName == "windows" {
 			a.Bin += ".exe"
 		}
-		entries := []entry{{"LICENSE", license, 0o644}, {"README.md", readme, 0o644}, {a.Bin, bin, 0o755}}
+		complete := entry{Completion, completion, 0o755}
+		if osName == "windows" {
+			complete = entry{Completion + ".bat", completionBat, 0o755}
+		}
+		entries := []entry{{"LICENSE", license, 0o644}, {"README.md", readme, 0o644}, {a.Bin, bin, 0o755}, complete}
 		var data []byte
 		if osName == "windows" {
 			a.File = fmt.Sprintf("%s_%s_%s_%s.zip", Plugin, version, osName, arch)

@@ -90,8 +90,10 @@ func Sha256(file string) (string, error) {
 
 // CheckRelease checks a release directory against its manifest: each platform's uri ends
 // in an archive of dir whose sha256 is the one written, under uriBase; the archive holds
-// bin (executable), LICENSE (equal to license) and README.md; checksums.txt lists every
-// archive and the chart with the same sums; and the platforms are exactly want.
+// bin (executable), LICENSE (equal to license), README.md and kubectl's completion script
+// (kubectl_complete-svcmux, .bat on Windows: executable, calling the plugin's __complete);
+// checksums.txt lists every archive and the chart with the same sums; and the platforms
+// are exactly want.
 func CheckRelease(dir, uriBase string, license []byte, want []string) []string {
 	var errs []string
 	add := func(format string, a ...any) { errs = append(errs, fmt.Sprintf(format, a...)) }
@@ -154,6 +156,15 @@ func CheckRelease(dir, uriBase string, license []byte, want []string) []string {
 		}
 		if _, ok := byName["README.md"]; !ok {
 			add("%s has no README.md", name)
+		}
+		complete := "kubectl_complete-svcmux"
+		if p.Selector != nil && p.Selector.MatchLabels["os"] == "windows" {
+			complete += ".bat"
+		}
+		if f, ok := byName[complete]; !ok {
+			add("%s has no %s", name, complete)
+		} else if f.Mode&0o111 == 0 || !bytes.Contains(f.Data, []byte("kubectl-svcmux")) || !bytes.Contains(f.Data, []byte(" __complete ")) {
+			add("%s: %s is not an executable script calling kubectl-svcmux __complete (%v)", name, complete, f.Mode)
 		}
 		if f, ok := byName[p.Bin]; !ok {
 			add("%s has no %s (the manifest's bin)", name, p.Bin)
