@@ -81,7 +81,8 @@ func newOwnership(entries []metav1.ManagedFieldsEntry) ownership {
 // blame finds who last wrote the value at any of paths, as kubectl-blame does:
 // the entry that owns the most specific path at or under one of them (an entry
 // that wrote one element of a list wrote more precisely than one that owns only
-// the list), the latest time on ties, the earlier entry after that. An entry of
+// the list), the latest time on ties, then another writer over the agent, then the
+// earlier entry. An entry of
 // the status subresource counts like any other.
 func (o ownership) blame(paths ...fieldpath.Path) Writer {
 	best, bestDepth := -1, -1
@@ -96,7 +97,7 @@ func (o ownership) blame(paths ...fieldpath.Path) Writer {
 		if depth < 0 {
 			continue
 		}
-		if depth > bestDepth || depth == bestDepth && later(o.entries[i].Time, o.entries[best].Time) {
+		if depth > bestDepth || depth == bestDepth && o.rather(i, best) {
 			best, bestDepth = i, depth
 		}
 	}
@@ -106,6 +107,17 @@ func (o ownership) blame(paths ...fieldpath.Path) Writer {
 	e := o.entries[best]
 	return Writer{Kind: Classify(e.Manager), Manager: e.Manager, Operation: string(e.Operation),
 		Subresource: e.Subresource, Time: e.Time}
+}
+
+// rather reports whether entry i beats entry j of the same specificity: the later
+// write; within the same second (managedFields times have no finer grain) another
+// writer beats the agent, which wrote what it planned then.
+func (o ownership) rather(i, j int) bool {
+	a, b := o.entries[i], o.entries[j]
+	if later(a.Time, b.Time) || later(b.Time, a.Time) {
+		return later(a.Time, b.Time)
+	}
+	return a.Manager != api.FieldManager && b.Manager == api.FieldManager
 }
 
 // ownedDepth is the length of the longest path of set that is p or under p, -1

@@ -28,10 +28,14 @@ func TestBlame(t *testing.T) {
 			entry("svcmux", update, "", at(1), element),
 			entry("argocd-controller", apply, "", at(2), element),
 		}, ports, "argocd-controller", ""},
-		{"on equal specificity and time the earlier entry wins", []metav1.ManagedFieldsEntry{
-			entry("svcmux", update, "", at(1), element),
+		{"on equal specificity and time between two other writers the earlier entry wins", []metav1.ManagedFieldsEntry{
+			entry("kubectl-edit", update, "", at(1), element),
 			entry("argocd-controller", apply, "", at(1), element),
-		}, ports, "svcmux", ""},
+		}, ports, "kubectl-edit", ""},
+		{"within the same second another writer beats the agent", []metav1.ManagedFieldsEntry{
+			entry("svcmux", update, "status", at(1), statusFields),
+			entry("kubectl-edit", update, "status", at(1), `{"f:status":{"f:conditions":{"k:{\"type\":\"svc-mux.nowake.ai/Accepted\"}":{"f:message":{}}}}}`),
+		}, accepted, "kubectl-edit", "status"},
 		{"an entry with no time loses a tie to one with a time", []metav1.ManagedFieldsEntry{
 			{Manager: "old", Operation: update, FieldsV1: fields(element)},
 			entry("svcmux", update, "", at(1), element),
