@@ -168,10 +168,23 @@ func Compute(in Input) Plan {
 	r.Refused = append(r.Refused, ev.prove(proof, current)...)
 
 	r.State.Action = action(s.StateConfigMap, old, doc)
+	if r.shared() {
+		// The ConfigMap is another mux's: there is nothing to write into it for this one.
+		r.State.Action, r.New = ActionNone, ""
+	}
 	if r.State.Action != ActionNone {
 		r.State.Diff = unifiedDiff(r.State, r.Old, r.New)
 	}
 	return r
+}
+
+func (r Plan) shared() bool {
+	for _, x := range r.Refused {
+		if x.Reason == ReasonSharedStateConfigMap {
+			return true
+		}
+	}
+	return false
 }
 
 // action is create for a missing ConfigMap, none when the agent would read the
