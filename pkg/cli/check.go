@@ -65,7 +65,7 @@ in the files is invalid, 2 when the files or the cluster could not be read.`,
 			return found(doc.failed())
 		},
 	}
-	cmd.Flags().StringSliceVarP(&o.Filenames, "filename", "f", nil, "manifest file, directory or - for standard input (repeatable)")
+	cmd.Flags().StringArrayVarP(&o.Filenames, "filename", "f", nil, "manifest file, directory or - for standard input (repeatable)")
 	cmd.Flags().BoolVarP(&o.Recursive, "recursive", "R", false, "read the directories given with -f recursively")
 	cmd.Flags().BoolVar(&o.Offline, "offline", false, "plan on the files alone: no cluster is read (no kubeconfig needed)")
 	_ = cmd.MarkFlagFilename("filename", "yaml", "yml", "json")
