@@ -1,0 +1,227 @@
+package plugin
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/nowakeai/svcmux/test/world"
+)
+
+// doctorDoc is `kubectl svcmux doctor -o json` as SPEC §8 states it.
+type doctorDoc struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Findings   []struct {
+		Code     string `json:"code"`
+		Severity string `json:"severity"`
+		Object   string `json:"object"`
+		Message  string `json:"message"`
+		Fix      string `json:"fix"`
+	} `json:"findings"`
+	Skipped []struct {
+		Check string `json:"check"`
+		Why   string `json:"why"`
+	} `json:"skipped"`
+}
+
+// codes is "CODE object" per finding.
+func (d doctorDoc) codes() map[string]bool {
+	out := map[string]bool{}
+	for _, f := range d.Findings {
+		out[f.Code+" "+f.Object] = true
+	}
+	return out
+}
+
+// seedAgentDeployment plays the chart: no kube-controller-manager here runs
+// Deployments, so the agent's Deployment is written by hand (the chart's labels
+// and leader-election args, status ready) while the real agent runs out of
+// process with the same Lease. It is deleted when the test ends, so the next
+// test's "agent absent" is not fooled by a namespace still being deleted.
+func seedAgentDeployment(t *testing.T, w *world.World) {
+	t.Helper()
+	labels := map[string]string{"app.kubernetes.io/name": "svc-mux", "app.kubernetes.io/instance": "svcmux"}
+	meta := map[string]string{"app.kubernetes.io/component": "agent", "app.kubernetes.io/part-of": "svcmux",
+		"app.kubernetes.io/version": "0.1.0"}
+	for k, v := range labels {
+		meta[k] = v
+	}
+	d := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Namespace: w.Namespace, Name: "svcmux-svc-mux", Labels: meta},
+		Spec: appsv1.DeploymentSpec{Replicas: world.Ptr(int32(1)),
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: corev1.PodSpec{
+				Containers: []corev1.Container{{Name: "agent", Image: "svcmux.invalid/agent", Args: []string{
+					"--leader-elect=true", "--leader-election-id=svcmux-agent", "--endpoints-mode=slices"}}}}}},
+	}
+	deployments := w.Client.AppsV1().Deployments(w.Namespace)
+	created, err := deployments.Create(w.Context(), d, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("create agent deployment: %v", err)
+	}
+	// Cleanups run after t.Context() is cancelled: they need their own.
+	t.Cleanup(func() { _ = deployments.Delete(context.Background(), d.Name, metav1.DeleteOptions{}) })
+	created.Status = appsv1.DeploymentStatus{Replicas: 1, ReadyReplicas: 1, AvailableReplicas: 1, UpdatedReplicas: 1}
+	if _, err := deployments.UpdateStatus(w.Context(), created, metav1.UpdateOptions{}); err != nil {
+		t.Fatalf("write agent deployment status: %v", err)
+	}
+}
+
+// quietChannel is a channel as the docs ask: allocateLoadBalancerNodePorts false.
+func quietChannel(w *world.World, name, mux string, ann map[string]string, ports ...corev1.ServicePort) *corev1.Service {
+	svc := w.ChannelObject(name, mux, ann, ports...)
+	svc.Spec.AllocateLoadBalancerNodePorts = world.Ptr(false)
+	return w.CreateService(svc)
+}
+
+func doctor(t *testing.T, w *world.World, wantExit int, args ...string) doctorDoc {
+	t.Helper()
+	var doc doctorDoc
+	res := w.PluginJSON(&doc, wantExit, append([]string{"doctor", "-n", w.Namespace, "-o", "json"}, args...)...)
+	if doc.Kind != "DoctorReport" || doc.APIVersion != "svcmux.nowake.ai/v1alpha1" {
+		t.Errorf("document is %s %s, want svcmux.nowake.ai/v1alpha1 DoctorReport\n%s", doc.APIVersion, doc.Kind, res)
+	}
+	return doc
+}
+
+func TestDoctorOnACleanClusterExitsZeroWithNoWarning(t *testing.T) {
+	w := world.New(t)
+	seedAgentDeployment(t, w)
+	w.CreateMux("mux", map[string]string{w.Key("port-range"): "20000-20009"})
+	quietChannel(w, "api", "mux", nil, world.TCP("http", 8080))
+	a := w.StartAgent("--leader-elect=true", "--leader-election-namespace="+w.Namespace, "--leader-election-id=svcmux-agent")
+	w.WaitAccepted("api", "http:8080->8080")
+	quietChannel(w, "web", "mux", w.ExternalPorts("https:auto"), world.TCP("https", 443))
+	w.WaitAccepted("web", "https:443->20000")
+	w.AwaitPass(a, "mux")
+
+	doc := doctor(t, w, 0, "--fail-on", "warning")
+	for _, f := range doc.Findings {
+		t.Errorf("finding on a clean cluster: %s %s %s: %s", f.Code, f.Severity, f.Object, f.Message)
+	}
+	res := w.Plugin("doctor", "-n", w.Namespace)
+	if res.ExitCode != 0 || !strings.Contains(res.Stdout, "No findings") {
+		t.Errorf("table: want exit 0 and \"No findings\"\n%s", res)
+	}
+
+	// A channel that wastes NodePorts is a warning: exit 0 by default, 1 with --fail-on warning.
+	w.CreateChannel("wasteful", "mux", nil, world.TCP("http", 9090))
+	w.WaitAccepted("wasteful", "http:9090->9090")
+	w.AwaitPass(a, "mux")
+	doc = doctor(t, w, 0)
+	if !doc.codes()["SVCMUX605 Service "+w.Ref("wasteful")] {
+		t.Errorf("want SVCMUX605 on %s, got %v", w.Ref("wasteful"), doc.codes())
+	}
+	doctor(t, w, 1, "--fail-on", "warning")
+}
+
+func TestDoctorNamesEachSeededFault(t *testing.T) {
+	w := world.New(t)
+	w.CreateMux("mux", nil)
+	quietChannel(w, "api", "mux", nil, world.TCP("http", 8080))
+	a := w.StartAgent()
+	w.WaitAccepted("api", "http:8080->8080")
+	w.AwaitPass(a, "mux")
+	a.Stop() // from here on nothing repairs what the test breaks
+
+	// Placeholder drift: a GitOps tool puts the manifest's ports back.
+	w.UpdateService("mux", world.ManagerArgoCD, func(s *corev1.Service) {
+		s.Spec.Ports = []corev1.ServicePort{{Name: "placeholder", Port: 101, Protocol: corev1.ProtocolTCP}}
+	})
+	w.CreateMux("selmux", nil, func(s *corev1.Service) { s.Spec.Selector = map[string]string{"app": "x"} })
+	w.CreateMux("badrange", map[string]string{w.Key("port-range"): "20099-20000"})
+	w.CreateMux("corrupt", nil)
+	seedState(t, w, "corrupt", "{")
+	w.CreateChannel("wasteful", "mux", nil, world.TCP("http", 9090))
+	w.CreateMux("gke", map[string]string{"cloud.google.com/l4-rbs": "enabled"})
+	var many []corev1.ServicePort
+	for i := 0; i < 101; i++ {
+		many = append(many, world.TCP(fmt.Sprintf("p%d", i), int32(10000+i)))
+	}
+	quietChannel(w, "big", "gke", nil, many...)
+	held := w.ChannelObject("held", "mux", nil, world.TCP("http", 7070))
+	held.Spec.AllocateLoadBalancerNodePorts = world.Ptr(false)
+	held.Finalizers = []string{w.Key("finalizer")}
+	w.CreateService(held)
+	t.Cleanup(func() { // or the namespace never goes away
+		_, err := w.Client.CoreV1().Services(w.Namespace).Patch(context.Background(), "held", types.JSONPatchType,
+			[]byte(`[{"op":"remove","path":"/metadata/finalizers"}]`), metav1.PatchOptions{})
+		if err != nil {
+			t.Errorf("remove the finalizer of %s: %v", w.Ref("held"), err)
+		}
+	})
+	legacy := &corev1.Endpoints{ObjectMeta: metav1.ObjectMeta{Namespace: w.Namespace, Name: "mux", Labels: map[string]string{
+		"app.kubernetes.io/managed-by": "svc-lb-mux", "app.kubernetes.io/component": "mux-endpoints"}}}
+	if _, err := w.Client.CoreV1().Endpoints(w.Namespace).Create(w.Context(), legacy, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("create svc-lb-mux's Endpoints: %v", err)
+	}
+
+	want := []string{
+		"SVCMUX101 cluster",                                        // agent absent
+		"SVCMUX201 Service " + w.Ref("selmux"),                     // mux with a selector
+		"SVCMUX203 Service " + w.Ref("badrange"),                   // invalid range
+		"SVCMUX205 Service " + w.Ref("mux"),                        // placeholder drift
+		"SVCMUX401 ConfigMap " + w.Ref("corrupt-port-allocations"), // corrupt state
+		"SVCMUX601 Service " + w.Ref("gke"),                        // GKE cap exceeded
+		"SVCMUX605 Service " + w.Ref("wasteful"),                   // NodePort-wasting channel
+		"SVCMUX701 Service " + w.Ref("held"),                       // leftover finalizer
+		"SVCMUX702 Endpoints " + w.Ref("mux"),                      // leftover Python Endpoints
+	}
+	doc := doctor(t, w, 1)
+	got := doc.codes()
+	for _, c := range want {
+		if !got[c] {
+			t.Errorf("missing %s; got %v", c, got)
+		}
+	}
+	for _, f := range doc.Findings {
+		if f.Code == "SVCMUX205" && f.Object == "Service "+w.Ref("mux") && !strings.Contains(f.Message, "spec.ports (live: the placeholder)") {
+			t.Errorf("SVCMUX205 should name the placeholder: %s", f.Message)
+		}
+	}
+	res := w.Plugin("doctor", "-n", w.Namespace)
+	if res.ExitCode != 1 || !strings.Contains(res.Stdout, "SVCMUX201 ERROR Service "+w.Ref("selmux")+"\n") {
+		t.Errorf("table: want exit 1 and the SVCMUX201 block\n%s", res)
+	}
+
+	// The agent's Deployment is back but its Lease was last renewed an hour ago.
+	seedAgentDeployment(t, w)
+	seedLease(t, w, time.Now().Add(-time.Hour))
+	got = doctor(t, w, 1).codes()
+	if !got["SVCMUX105 Lease "+w.Namespace+"/svcmux-agent"] || got["SVCMUX101 cluster"] {
+		t.Errorf("want SVCMUX105 on the stale Lease and no SVCMUX101; got %v", got)
+	}
+}
+
+func seedState(t *testing.T, w *world.World, mux, raw string) {
+	t.Helper()
+	cm := &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Namespace: w.Namespace, Name: world.StateName(mux), Labels: map[string]string{
+			"app.kubernetes.io/name": "svc-lb-mux", "app.kubernetes.io/component": "mux-state"}},
+		Data: map[string]string{"allocations.json": raw},
+	}
+	if _, err := w.Client.CoreV1().ConfigMaps(w.Namespace).Create(w.Context(), cm, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("create state of %s: %v", mux, err)
+	}
+}
+
+func seedLease(t *testing.T, w *world.World, renewed time.Time) {
+	t.Helper()
+	l := &coordinationv1.Lease{
+		ObjectMeta: metav1.ObjectMeta{Namespace: w.Namespace, Name: "svcmux-agent"},
+		Spec: coordinationv1.LeaseSpec{HolderIdentity: world.Ptr("svcmux-gone"), LeaseDurationSeconds: world.Ptr(int32(15)),
+			RenewTime: world.Ptr(metav1.NewMicroTime(renewed))},
+	}
+	if _, err := w.Client.CoordinationV1().Leases(w.Namespace).Create(w.Context(), l, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("create lease: %v", err)
+	}
+}
