@@ -148,8 +148,9 @@ func (o *RepairOptions) writeBackupFile(targets []*repairTarget) error {
 		if len(t.doc.Refused) > 0 || t.doc.State.Action == repair.ActionNone || t.old == nil {
 			continue
 		}
+		// Without its server-set identity, so `kubectl replace -f FILE` (or apply) restores it.
 		cm := t.old.DeepCopy()
-		cm.ManagedFields = nil
+		cm.ManagedFields, cm.UID, cm.ResourceVersion, cm.CreationTimestamp, cm.Generation = nil, "", "", metav1.Time{}, 0
 		cm.TypeMeta = metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"}
 		items = append(items, *cm)
 		saved = append(saved, t)
@@ -172,7 +173,8 @@ func (o *RepairOptions) writeBackupFile(targets []*repairTarget) error {
 		return fmt.Errorf("write backup file: %w", err)
 	}
 	for _, t := range saved {
-		t.doc.Writes = append(t.doc.Writes, RepairWrite{Verb: "backup-file", Object: configMapName(t.old), File: o.BackupFile})
+		t.doc.Writes = append(t.doc.Writes, RepairWrite{Verb: "backup-file", Object: configMapName(t.old),
+			Precondition: t.old.ResourceVersion, File: o.BackupFile})
 	}
 	return nil
 }

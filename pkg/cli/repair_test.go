@@ -219,6 +219,7 @@ func TestRepairBackupFileReplacesTheBackupConfigMap(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, string(b), "kind: List\n")
 	assert.Contains(t, string(b), `allocations.json: '{"portClaims": ['`)
+	assert.NotContains(t, string(b), "resourceVersion", "kubectl replace -f restores it")
 
 	// An existing file is never overwritten: nothing is written at all.
 	c2 := fake.NewClientset(objs...)

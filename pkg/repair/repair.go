@@ -107,7 +107,8 @@ type Kept struct {
 	MuxPort   int32  `json:"muxPort"`
 	Protocol  string `json:"protocol"`
 	Source    string `json:"source"`
-	Evidence  string `json:"evidence"`
+	// Evidence is empty on a dropped claim.
+	Evidence string `json:"evidence,omitempty"`
 }
 
 // String is "ns/svc:port -> muxPort/PROTO".

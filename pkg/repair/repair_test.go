@@ -308,6 +308,10 @@ func TestRepairRefuses(t *testing.T) {
 			}
 			r := Compute(Input{Snapshot: snap(m, tc.cm, c...), Options: testOpts, SharedWith: tc.shared})
 			assert.Equal(t, tc.refused, r.Refused)
+			if tc.shared != nil {
+				assert.Equal(t, ActionNone, r.State.Action, "nothing is written into another mux's ConfigMap")
+				assert.Equal(t, "", r.State.Diff)
+			}
 		})
 	}
 	_ = chans
