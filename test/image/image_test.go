@@ -60,7 +60,7 @@ func buildImage(t *testing.T, out string, bins string) {
 func TestTheImageIsAReproducibleMultiArchIndexThatRunsTheAgent(t *testing.T) {
 	bins := t.TempDir()
 	amd64 := filepath.Join(bins, "amd64", "svcmux-agent")
-	run(t, []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64"}, "go", "build", "-trimpath",
+	run(t, []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64"}, "go", "build",
 		"-ldflags", "-s -w -X github.com/nowakeai/svcmux/pkg/version.Version="+version+
 			" -X github.com/nowakeai/svcmux/pkg/version.Commit="+revision, "-o", amd64, "./cmd/agent")
 	require.NoError(t, os.MkdirAll(filepath.Join(bins, "arm64"), 0o755))
