@@ -183,7 +183,7 @@ var catalog = []Entry{
 		Message: "{used} NodePorts are allocated, {percent}% of the default range 30000-32767 (2768); {channels} of them held by channels that never use them",
 		Fix:     "kubectl svcmux doctor --fail-on warning  # patch every SVCMUX605 channel"},
 	{Code: "SVCMUX605", Severity: SeverityWarning, Check: CheckNodePorts, Title: "channel wastes NodePorts",
-		Message: "channel {channel} {why}: a channel's own load balancer is never provisioned, so its NodePorts are never used",
+		Message: "channel {channel} {why}; a channel's own load balancer is never provisioned, so its NodePorts are never used",
 		Fix:     `kubectl -n {namespace} patch svc {name} {patch}`},
 
 	// 7xx: leftovers of the previous controller (svc-lb-mux).

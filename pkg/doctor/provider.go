@@ -113,37 +113,33 @@ func checkNodePorts(in *Input, r *reporter) {
 }
 
 // wastedNodePorts reports ch when it allocates NodePorts or still holds some, and
-// returns how many it holds.
+// returns how many it holds. The fix is one JSON patch: the flag set false and
+// every allocated NodePort removed, since the API server keeps NodePorts already
+// allocated when the flag alone goes false.
 func wastedNodePorts(r *reporter, ch *corev1.Service) int {
-	var idx []int
+	var ops []map[string]any
+	allocates := ch.Spec.AllocateLoadBalancerNodePorts == nil || *ch.Spec.AllocateLoadBalancerNodePorts
+	if allocates {
+		ops = append(ops, map[string]any{"op": "add", "path": "/spec/allocateLoadBalancerNodePorts", "value": false})
+	}
+	held := 0
 	for i, p := range ch.Spec.Ports {
 		if p.NodePort != 0 {
-			idx = append(idx, i)
+			held++
+			ops = append(ops, map[string]any{"op": "remove", "path": fmt.Sprintf("/spec/ports/%d/nodePort", i)})
 		}
 	}
-	allocates := ch.Spec.AllocateLoadBalancerNodePorts == nil || *ch.Spec.AllocateLoadBalancerNodePorts
-	if !allocates && len(idx) == 0 {
+	if len(ops) == 0 {
 		return 0
 	}
-	why := fmt.Sprintf("holds %d NodePort(s)", len(idx))
-	patch := `-p '{"spec":{"allocateLoadBalancerNodePorts":false}}'`
-	switch {
-	case allocates:
+	why := fmt.Sprintf("holds %d NodePort(s)", held)
+	if allocates {
 		why += " and allocates one for every port it adds (allocateLoadBalancerNodePorts is not false)"
-		if len(idx) > 0 {
-			why += "; setting it false keeps those allocated: remove each spec.ports[].nodePort too"
-		}
-	default:
-		// The API server keeps NodePorts already allocated when the flag goes false.
-		ops := make([]map[string]string, len(idx))
-		for i, n := range idx {
-			ops[i] = map[string]string{"op": "remove", "path": fmt.Sprintf("/spec/ports/%d/nodePort", n)}
-		}
-		b, _ := json.Marshal(ops)
+	} else {
 		why += " allocated before allocateLoadBalancerNodePorts was set false"
-		patch = "--type=json -p '" + string(b) + "'"
 	}
+	b, _ := json.Marshal(ops)
 	r.add("SVCMUX605", serviceObject(ch.Namespace, ch.Name), svcArgs(ch.Namespace, ch.Name,
-		"channel", ch.Namespace+"/"+ch.Name, "why", why, "patch", patch))
-	return len(idx)
+		"channel", ch.Namespace+"/"+ch.Name, "why", why, "patch", "--type=json -p '"+string(b)+"'"))
+	return held
 }

@@ -78,8 +78,9 @@ func TestNodePortBudget(t *testing.T) {
 	}{
 		{"a channel that allocates none holds none", testChannel("api", "mux", []string{"http:80"}), "", ""},
 		{"a channel with the default allocation wastes its NodePorts", testChannel("api", "mux", []string{"http:80", "grpc:81"}, withNodePorts(nil, 30001, 30002)),
-			"holds 2 NodePort(s) and allocates one for every port it adds (allocateLoadBalancerNodePorts is not false); setting it false keeps those allocated: remove each spec.ports[].nodePort too",
-			`kubectl -n app patch svc api -p '{"spec":{"allocateLoadBalancerNodePorts":false}}'`},
+			"holds 2 NodePort(s) and allocates one for every port it adds (allocateLoadBalancerNodePorts is not false)",
+			`kubectl -n app patch svc api --type=json -p '[{"op":"add","path":"/spec/allocateLoadBalancerNodePorts","value":false},` +
+				`{"op":"remove","path":"/spec/ports/0/nodePort"},{"op":"remove","path":"/spec/ports/1/nodePort"}]'`},
 		{"a channel set false after allocation still holds them", testChannel("api", "mux", []string{"http:80", "grpc:81"}, withNodePorts(ptr(false), 0, 30002)),
 			"holds 1 NodePort(s) allocated before allocateLoadBalancerNodePorts was set false",
 			`kubectl -n app patch svc api --type=json -p '[{"op":"remove","path":"/spec/ports/1/nodePort"}]'`},
@@ -93,7 +94,7 @@ func TestNodePortBudget(t *testing.T) {
 			}
 			if assert.Len(t, got, 1) {
 				assert.Equal(t, Finding{Code: "SVCMUX605", Severity: SeverityWarning, Object: "Service app/api",
-					Message: "channel app/api " + tt.why + ": a channel's own load balancer is never provisioned, so its NodePorts are never used",
+					Message: "channel app/api " + tt.why + "; a channel's own load balancer is never provisioned, so its NodePorts are never used",
 					Fix:     tt.fix, Docs: "docs/plugin/doctor.md#svcmux605"}, got[0])
 			}
 		})

@@ -119,9 +119,27 @@ func TestDoctorOnACleanClusterExitsZeroWithNoWarning(t *testing.T) {
 	w.AwaitPass(a, "mux")
 	doc = doctor(t, w, 0)
 	if !doc.codes()["SVCMUX605 Service "+w.Ref("wasteful")] {
-		t.Errorf("want SVCMUX605 on %s, got %v", w.Ref("wasteful"), doc.codes())
+		t.Fatalf("want SVCMUX605 on %s, got %v", w.Ref("wasteful"), doc.codes())
 	}
-	doctor(t, w, 1, "--fail-on", "warning")
+	doc = doctor(t, w, 1, "--fail-on", "warning")
+
+	// The fix it prints is the whole fix: applied as written, the NodePort is released.
+	var fix string
+	for _, f := range doc.Findings {
+		if f.Code == "SVCMUX605" {
+			fix = f.Fix
+		}
+	}
+	_, patch, ok := strings.Cut(fix, "--type=json -p '")
+	if !ok {
+		t.Fatalf("SVCMUX605 fix is not a JSON patch: %s", fix)
+	}
+	svc := w.PatchService("wasteful", "kubectl-patch", types.JSONPatchType, strings.TrimSuffix(patch, "'"))
+	if np := svc.Spec.Ports[0].NodePort; np != 0 {
+		t.Errorf("after the fix %s still holds NodePort %d", w.Ref("wasteful"), np)
+	}
+	w.AwaitPass(a, "mux")
+	doctor(t, w, 0, "--fail-on", "warning")
 }
 
 func TestDoctorNamesEachSeededFault(t *testing.T) {
