@@ -122,6 +122,10 @@ func (o *DriftOptions) build(cl *Cluster, muxes []MuxView, withOrphans bool) Dri
 			continue
 		}
 		doc.Drifts = appendDrifts(doc.Drifts, drift.Mux(p, m.Snapshot))
+		if p.State.Problem != "" {
+			doc.Notes = append(doc.Notes, fmt.Sprintf("mux %s: its state is not compared, the agent does not write it: %s",
+				m.key(), p.State.Problem))
+		}
 	}
 	if withOrphans {
 		for _, orphan := range cl.Orphans {
@@ -156,7 +160,11 @@ func (o *DriftOptions) print(doc DriftReport) error {
 		return err
 	}
 	if len(doc.Drifts) == 0 {
-		if _, err := fmt.Fprintln(o.Out, "No drift: every field the agent owns holds the value its planner wants."); err != nil {
+		msg := "No drift: every field the agent owns holds the value its planner wants."
+		if len(doc.Notes) > 0 {
+			msg = "No drift in the muxes compared."
+		}
+		if _, err := fmt.Fprintln(o.Out, msg); err != nil {
 			return err
 		}
 	} else if err := o.printTable(doc.Drifts); err != nil {

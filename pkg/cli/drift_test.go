@@ -232,9 +232,24 @@ func TestDriftSkipsAFrozenMuxWithANote(t *testing.T) {
 					strconv.Quote(note)+`]}`, r.Out)
 				return
 			}
-			assert.Equal(t, "No drift: every field the agent owns holds the value its planner wants.\nnote: "+note+"\n", r.Out)
+			assert.Equal(t, "No drift in the muxes compared.\nnote: "+note+"\n", r.Out)
 		})
 	}
+}
+
+func TestDriftSaysAStateTheAgentDoesNotWriteIsNotCompared(t *testing.T) {
+	objs := driftWorld(t)
+	for _, o := range objs {
+		if cm, ok := o.(*corev1.ConfigMap); ok {
+			cm.Data[api.StateKey] = "{not json"
+		}
+	}
+	r := runDrift(t, objs)
+	require.Equal(t, ExitClean, r.Code, r.ErrOut)
+	assert.Equal(t, "No drift in the muxes compared.\n"+
+		"note: mux svc-mux/mux: its state is not compared, the agent does not write it: "+
+		"mux state ConfigMap svc-mux/mux-port-allocations: invalid JSON: "+
+		"invalid character 'n' looking for beginning of object key string; fix it or run kubectl svcmux repair\n", r.Out)
 }
 
 func TestDriftInTheAgentsEndpointsMode(t *testing.T) {
