@@ -61,15 +61,17 @@ func repairWorld(t *testing.T) (*world.World, *world.Agent) {
 	return w, a
 }
 
-// observe is every mux port (with its NodePort) and every channel's ports
-// annotation: what must not move across a repair.
-func observe(w *world.World) string {
-	mux := w.Service("m")
+// observe is every port (with its NodePort) of mux m and every ports annotation
+// of its channels a, b, c and u: what must not move across a repair.
+func observe(w *world.World) string { return observeMux(w, "m", "a", "b", "c", "u") }
+
+func observeMux(w *world.World, muxName string, channels ...string) string {
+	mux := w.Service(muxName)
 	var lines []string
 	for _, p := range mux.Spec.Ports {
 		lines = append(lines, fmt.Sprintf("mux %s %d/%s nodePort=%d", p.Name, p.Port, p.Protocol, p.NodePort))
 	}
-	for _, ch := range []string{"a", "b", "c", "u"} {
+	for _, ch := range channels {
 		lines = append(lines, ch+" "+w.Service(ch).Annotations[w.Key("ports")])
 	}
 	sort.Strings(lines)
@@ -224,11 +226,20 @@ func TestRepairRebuildsCorruptStateAndTheAgentResumesWithZeroPortMoves(t *testin
 		}
 	})
 	t.Run("a state shared with another mux is refused for the mux it does not belong to", func(t *testing.T) {
+		// m2 names m's state ConfigMap: the agent reads it as foreign for m2, so m2's
+		// static channel v is served but its state is never written.
+		a = w.StartAgent()
 		w.CreateMux("m2", map[string]string{w.Key("allocation-configmap"): name})
+		w.CreateChannel("v", "m2", nil, world.TCP("tcp", 7000))
+		w.WaitAccepted("v", "tcp:7000->7000")
+		w.AwaitPass(a, "m2")
+		a.Stop()
+		before, before2 := observe(w), observeMux(w, "m2", "v")
+
 		var plan repairDoc
-		w.PluginJSON(&plan, 1, "repair", "m2", "-n", ns, "-o", "json")
+		w.PluginJSON(&plan, 1, "repair", "m2", "-n", ns, "--apply", "-o", "json")
 		if len(plan.Refused) != 1 || plan.Refused[0].Reason != "SharedStateConfigMap" || strings.Join(plan.State.Problems, ",") != "foreign,shared" ||
-			plan.State.Action != "none" || plan.State.Diff != "" {
+			plan.State.Action != "none" || plan.State.Diff != "" || len(plan.Writes) != 0 {
 			t.Fatalf("shared: %+v", plan)
 		}
 		// The mux it belongs to has nothing to repair.
@@ -237,12 +248,23 @@ func TestRepairRebuildsCorruptStateAndTheAgentResumesWithZeroPortMoves(t *testin
 		if owner.State.Action != "none" || len(owner.Refused) != 0 {
 			t.Errorf("owner mux: %+v", owner)
 		}
-		// The fix the refusal names: m2 gets its own state ConfigMap, which repair creates.
+		// The fix the refusal names: m2 gets its own state ConfigMap, which repair
+		// creates from m2's live port.
 		w.SetAnnotation("m2", "e2e", w.Key("allocation-configmap"), world.Ptr("m2-port-allocations"))
 		var own repairDoc
 		w.PluginJSON(&own, 0, "repair", "m2", "-n", ns, "--apply", "-o", "json")
-		if own.State.Action != "create" || len(own.Writes) != 1 || w.ConfigMap("m2-port-allocations") == nil {
-			t.Errorf("m2 after the fix: %+v", own)
+		if own.State.Action != "create" || len(own.Writes) != 1 || len(own.Kept) != 1 || own.Kept[0].Evidence != "mux-port" {
+			t.Fatalf("m2 after the fix: %+v", own)
+		}
+		created := w.ConfigMap("m2-port-allocations")
+		a = w.StartAgent()
+		w.AwaitPass(a, "m")
+		w.AwaitPass(a, "m2")
+		if after, after2 := observe(w), observeMux(w, "m2", "v"); after != before || after2 != before2 {
+			t.Errorf("a port moved:\n%s\n%s\n--- after\n%s\n%s", before, before2, after, after2)
+		}
+		if got := w.ConfigMap("m2-port-allocations"); got.ResourceVersion != created.ResourceVersion {
+			t.Errorf("the agent rewrote m2's repaired state:\n%s", got.Data[world.StateKey])
 		}
 	})
 }
