@@ -19,6 +19,8 @@ const (
 	ReasonMuxPortConflict                  = "MuxPortConflict"
 	ReasonMuxPortLimitExceeded             = "MuxPortLimitExceeded"
 	ReasonGkePortLimitApplied              = "GkePortLimitApplied"
+	ReasonAwsNlbPortLimitApplied           = "AwsNlbPortLimitApplied"
+	ReasonChannelFieldIgnored              = "ChannelFieldIgnored"
 	ReasonMuxExternalDNSAnnotationConflict = "MuxExternalDnsAnnotationConflict"
 	ReasonMuxNotFound                      = "MuxNotFound"
 )

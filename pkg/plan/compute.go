@@ -98,14 +98,14 @@ func (p *pass) readMux() bool {
 		p.plan.FrozenReason = why.reason
 		return false
 	}
-	limit, gke, err := portLimit(mux, p.keys)
+	limit, capReason, capNotice, err := portLimit(mux, p.keys)
 	if err != nil {
 		p.warnMux(api.ReasonInvalidMaxPorts, fmt.Sprintf("mux %s: %v; the mux keeps its current ports, endpoints and state until it is fixed", p.mux, err))
 		p.plan.FrozenReason = api.ReasonInvalidMaxPorts
 		return false
 	}
-	if gke != "" {
-		p.warnMux(api.ReasonGkePortLimitApplied, gke)
+	if capNotice != "" {
+		p.warnMux(capReason, capNotice)
 	}
 	p.limit = limit
 	p.plan.Limit = limit

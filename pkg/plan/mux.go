@@ -58,23 +58,65 @@ func ParseMaxPorts(value, key string) (int, error) {
 	return n, nil
 }
 
-// portLimit is the effective limit (0 = none) and the GKE notice, if one applies.
-func portLimit(svc *corev1.Service, keys api.Keys) (limit int, gkeNotice string, err error) {
-	limit, err = ParseMaxPorts(svc.Annotations[keys.MaxPorts], keys.MaxPorts)
-	if err != nil || !IsGKE(svc) {
-		return limit, "", err
+// IsAWSNLB reports whether the mux is backed by an AWS Network Load Balancer (SPEC §10):
+// class service.k8s.aws/nlb, or aws-load-balancer-type nlb or external (trimmed).
+func IsAWSNLB(svc *corev1.Service) bool {
+	if svc.Spec.LoadBalancerClass != nil && *svc.Spec.LoadBalancerClass == api.AWSNLBClass {
+		return true
 	}
+	v, ok := svc.Annotations[api.AWSLoadBalancerTypeAnnotation]
+	if !ok {
+		return false
+	}
+	v = strings.TrimSpace(v)
+	for _, t := range api.AWSNLBLoadBalancerTypes {
+		if v == t {
+			return true
+		}
+	}
+	return false
+}
+
+// providerCap is a cloud load balancer's hard port limit and how the notice names it.
+type providerCap struct {
+	reason string
+	max    int
+	what   string // "a GKE LoadBalancer mux"
+	limit  string // "the GKE Service LoadBalancer limit of %d ports"
+}
+
+// providerCapOf is the cap of the mux's provider, nil for none. A mux marked for
+// both providers (a mistake) takes the smaller cap, AWS's.
+func providerCapOf(svc *corev1.Service) *providerCap {
+	switch {
+	case IsAWSNLB(svc):
+		return &providerCap{reason: api.ReasonAwsNlbPortLimitApplied, max: api.AWSNLBMaxPorts,
+			what: "an AWS NLB mux", limit: "the AWS NLB limit of %d listeners (one per port and protocol)"}
+	case IsGKE(svc):
+		return &providerCap{reason: api.ReasonGkePortLimitApplied, max: api.GKEMaxPorts,
+			what: "a GKE LoadBalancer mux", limit: "the GKE Service LoadBalancer limit of %d ports"}
+	}
+	return nil
+}
+
+// portLimit is the effective limit (0 = none) and, when a provider cap applies in
+// place of max-ports, the Warning's reason and message.
+func portLimit(svc *corev1.Service, keys api.Keys) (limit int, reason, notice string, err error) {
+	limit, err = ParseMaxPorts(svc.Annotations[keys.MaxPorts], keys.MaxPorts)
+	pc := providerCapOf(svc)
+	if err != nil || pc == nil {
+		return limit, "", "", err
+	}
+	capText := fmt.Sprintf(pc.limit, pc.max)
 	switch {
 	case limit == 0:
-		gkeNotice = fmt.Sprintf("Detected a GKE LoadBalancer mux without %s; applying the GKE Service LoadBalancer limit of %d ports",
-			keys.MaxPorts, api.GKEMaxPorts)
-	case limit > api.GKEMaxPorts:
-		gkeNotice = fmt.Sprintf("Detected a GKE LoadBalancer mux with %s=%d; using the GKE Service LoadBalancer limit of %d ports",
-			keys.MaxPorts, limit, api.GKEMaxPorts)
+		notice = fmt.Sprintf("Detected %s without %s; applying %s", pc.what, keys.MaxPorts, capText)
+	case limit > pc.max:
+		notice = fmt.Sprintf("Detected %s with %s=%d; using %s", pc.what, keys.MaxPorts, limit, capText)
 	default:
-		return limit, "", nil
+		return limit, "", "", nil
 	}
-	return api.GKEMaxPorts, gkeNotice, nil
+	return pc.max, pc.reason, notice, nil
 }
 
 // readState decodes and validates the mux's state ConfigMap. A missing ConfigMap is

@@ -17,6 +17,7 @@ func (p *pass) buildChannels() {
 	for _, c := range p.channels {
 		d := p.decisions[c]
 		out := ChannelOutcome{Channel: c.ref, Accepted: d.accepted, Kept: d.kept}
+		ignored := IgnoredChannelFields(c.svc)
 		for _, sp := range d.served {
 			out.Mappings = append(out.Mappings, ports.PortMapping{Name: sp.pv.name, ChannelPort: sp.pv.channelPort, MuxPort: sp.key.Port})
 		}
@@ -26,6 +27,11 @@ func (p *pass) buildChannels() {
 			out.PortsAnnotation = &text
 			out.Reason = api.ConditionReasonAccepted
 			out.Message = fmt.Sprintf("channel %s is served by mux %s: %s", c.ref, p.mux, text)
+			if len(ignored) > 0 {
+				// Only channels that set such fields see a different message: a
+				// takeover of channels without them rewrites no condition.
+				out.Message += "; ignored: " + joinIgnored(ignored)
+			}
 			p.plan.Stats.Accepted++
 		case d.kept:
 			// The annotation stays as it was: the channel serves what it served.
@@ -47,6 +53,9 @@ func (p *pass) buildChannels() {
 		if d.why != nil {
 			p.plan.Events = append(p.plan.Events, Event{Object: c.ref, Type: api.EventWarning,
 				Reason: d.why.reason, Message: d.why.message, FieldPath: d.why.fieldPath})
+		}
+		if e := p.ignoredFieldsEvent(c, ignored); e != nil {
+			p.plan.Events = append(p.plan.Events, *e)
 		}
 		p.plan.Channels = append(p.plan.Channels, out)
 	}

@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/nowakeai/svcmux/pkg/api"
+	"github.com/nowakeai/svcmux/pkg/state"
 )
 
 // SPEC §3: ownership and precedence.
@@ -193,6 +194,97 @@ func TestGKEPortLimit(t *testing.T) {
 			assert.Equal(t, tc.notice, ev[0].Message)
 		})
 	}
+}
+
+// SPEC §10: an AWS NLB has at most 50 listeners, one per public (port, protocol).
+func TestAWSNLBPortLimit(t *testing.T) {
+	fiftyOne := func() []*corev1.Service {
+		var out []*corev1.Service
+		for i := 0; i <= 50; i++ {
+			out = append(out, channel(fmt.Sprintf("app/c%03d", i), fmt.Sprintf("http:%d", 1000+i)))
+		}
+		return out
+	}
+	nlbClass := func(s *corev1.Service) { s.Spec.LoadBalancerClass = ptr("service.k8s.aws/nlb") }
+	lbType := func(v string) svcOpt { return muxAnn("service.beta.kubernetes.io/aws-load-balancer-type", v) }
+	without := "Detected an AWS NLB mux without svc-mux.nowake.ai/max-ports; applying the AWS NLB limit of 50 listeners (one per port and protocol)"
+	for _, tc := range []struct {
+		name   string
+		mux    *corev1.Service
+		served int
+		notice string // "" = no AwsNlbPortLimitApplied
+	}{
+		{"the class service.k8s.aws/nlb caps the mux at 50 listeners", mux(nlbClass), 50, without},
+		{"aws-load-balancer-type nlb marks an AWS NLB mux", mux(lbType("nlb")), 50, without},
+		{"aws-load-balancer-type external marks an AWS NLB mux", mux(lbType("external")), 50, without},
+		{"aws-load-balancer-type is read trimmed", mux(lbType(" nlb ")), 50, without},
+		{"an AWS NLB max-ports above 50 is capped at 50", mux(nlbClass, muxAnn(testKeys.MaxPorts, "80")), 50,
+			"Detected an AWS NLB mux with svc-mux.nowake.ai/max-ports=80; using the AWS NLB limit of 50 listeners (one per port and protocol)"},
+		{"an AWS NLB max-ports of at most 50 is used as is, without a notice", mux(lbType("external"), muxAnn(testKeys.MaxPorts, "20")), 20, ""},
+		{"an AWS NLB max-ports of exactly 50 applies without a notice", mux(nlbClass, muxAnn(testKeys.MaxPorts, "50")), 50, ""},
+		{"a mux marked for both AWS NLB and GKE takes the smaller cap, AWS's", mux(nlbClass, muxAnn("cloud.google.com/l4-rbs", "enabled")), 50, without},
+		{"aws-load-balancer-type of another kind is no NLB", mux(lbType("classic")), 51, ""},
+		{"an empty aws-load-balancer-type is no NLB", mux(lbType("")), 51, ""},
+		{"another AWS class is no NLB", mux(func(s *corev1.Service) { s.Spec.LoadBalancerClass = ptr("service.k8s.aws/alb") }), 51, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := compute(t, Snapshot{Mux: tc.mux, Channels: fiftyOne()})
+			assert.Len(t, p.Ports, tc.served)
+			assert.Equal(t, tc.served, p.Stats.Ports)
+			assert.Equal(t, 51-tc.served, p.Stats.Rejected)
+			if tc.served < 51 {
+				// The last channels in namespace/name order are the ones refused.
+				assert.Equal(t, tc.served, p.Limit)
+				assert.Equal(t, api.ReasonMuxPortLimitExceeded, outcome(t, p, "app/c050").Reason)
+				assert.True(t, outcome(t, p, fmt.Sprintf("app/c%03d", tc.served-1)).Accepted)
+			}
+			assert.Empty(t, events(p, "svc-mux/mux", api.ReasonGkePortLimitApplied))
+			if tc.notice == "" {
+				assert.Empty(t, events(p, "svc-mux/mux", api.ReasonAwsNlbPortLimitApplied))
+				return
+			}
+			ev := events(p, "svc-mux/mux", api.ReasonAwsNlbPortLimitApplied)
+			require.Len(t, ev, 1)
+			assert.Equal(t, api.EventWarning, ev[0].Type)
+			assert.Equal(t, tc.notice, ev[0].Message)
+		})
+	}
+}
+
+// Admission under the AWS cap follows SPEC §3: owners first and never evicted,
+// each (port, protocol) one listener, the newcomer over the cap refused.
+func TestAWSNLBOwnersFirst(t *testing.T) {
+	nlb := mux(muxAnn("service.beta.kubernetes.io/aws-load-balancer-type", "external"))
+	var chs []*corev1.Service
+	var claims []state.Claim
+	for i := 1; i <= 24; i++ {
+		ref := fmt.Sprintf("app/o%02d", i)
+		chs = append(chs, channel(ref, fmt.Sprintf("dns:%d", 100+i), fmt.Sprintf("dnsu:%d/UDP", 100+i)))
+		claims = append(claims, claim(ref, "dns", "TCP", int32(100+i), int32(100+i), "static"),
+			claim(ref, "dnsu", "UDP", int32(100+i), int32(100+i), "static"))
+	}
+	// 48 listeners owned; a newcomer sorting first wants 3 more, another wants 2.
+	chs = append(chs, channel("app/a-new", "a:1", "b:2", "c:3"), channel("app/z-new", "a:4", "b:5/UDP"))
+	p := compute(t, Snapshot{Mux: nlb, Channels: chs, StateConfigMap: stateOf(claims...)})
+	assert.Equal(t, 50, p.Stats.Ports)
+	for i := 1; i <= 24; i++ {
+		assert.True(t, outcome(t, p, fmt.Sprintf("app/o%02d", i)).Accepted)
+	}
+	o := outcome(t, p, "app/a-new")
+	assert.False(t, o.Serving())
+	assert.Equal(t, api.ReasonMuxPortLimitExceeded, o.Reason)
+	assert.Equal(t, "mux svc-mux/mux is limited to 50 port(s) and serves 48; channel app/a-new needs 3 more; remove ports or raise svc-mux.nowake.ai/max-ports", o.Message)
+	assert.True(t, outcome(t, p, "app/z-new").Accepted, "a later newcomer that fits is admitted")
+	assert.Equal(t, "Detected an AWS NLB mux without svc-mux.nowake.ai/max-ports; applying the AWS NLB limit of 50 listeners (one per port and protocol)",
+		message(t, p, "svc-mux/mux", api.ReasonAwsNlbPortLimitApplied))
+}
+
+func TestIsAWSNLB(t *testing.T) {
+	assert.False(t, IsAWSNLB(mux()))
+	assert.True(t, IsAWSNLB(mux(func(s *corev1.Service) { s.Spec.LoadBalancerClass = ptr("service.k8s.aws/nlb") })))
+	assert.False(t, IsAWSNLB(mux(func(s *corev1.Service) { s.Spec.LoadBalancerClass = ptr("service.k8s.aws/nlb-ip") })), "the class is matched exactly")
+	assert.False(t, IsAWSNLB(mux(muxAnn("service.beta.kubernetes.io/aws-load-balancer-type", "NLB"))), "values are case-sensitive, as AWS reads them")
+	assert.False(t, IsGKE(mux(muxAnn("service.beta.kubernetes.io/aws-load-balancer-type", "nlb"))))
 }
 
 // A mux that cannot be reconciled is frozen: the plan carries nothing but the Event,
