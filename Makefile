@@ -96,8 +96,11 @@ clean:
 	rm -rf $(BIN)
 
 ## demo: a local real control plane, the agent, a sample mux with three channels and
-## ready pods, the topology the agent wrote; it all keeps running in the background (state,
-## kubeconfig and logs in test/.cache/demo) until `make demo-stop`.
+## ready pods and one rejected newcomer, traffic through kube-proxy, and the report: the
+## plugin's `kubectl svcmux topology` (kubectl-svcmux, stamped with LDFLAGS, and
+## kubectl_complete-svcmux are built into test/.cache/demo/bin), the traffic table, the
+## commands to try next; it all keeps running in the background (state, kubeconfig and
+## logs in test/.cache/demo) until `make demo-stop`.
 DEMO_DIR := test/.cache/demo
 DEMO_TIMEOUT ?= 600
 .PHONY: demo-stop bench-e2e
@@ -106,8 +109,10 @@ demo: testenv
 	@$(MAKE) --no-print-directory demo-stop >/dev/null
 	@mkdir -p $(DEMO_DIR)/bin
 	$(GO) build -o $(DEMO_DIR)/bin/demo ./test/demo
+	CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o $(DEMO_DIR)/bin/kubectl-svcmux ./cmd/kubectl-svcmux
+	@install -m 0755 krew/kubectl_complete-svcmux $(DEMO_DIR)/bin/
 	@dir=$(DEMO_DIR); rm -f $$dir/ready $$dir/failed; : >$$dir/demo.log; \
-	$$(command -v setsid) nohup $$dir/bin/demo -dir $$dir </dev/null >>$$dir/demo.log 2>&1 & pid=$$!; \
+	$$(command -v setsid) nohup $$dir/bin/demo -dir $$dir -plugin $$dir/bin/kubectl-svcmux </dev/null >>$$dir/demo.log 2>&1 & pid=$$!; \
 	trap 'kill -TERM $$pid 2>/dev/null; wait $$pid; exit 130' INT TERM; \
 	shown=0; show() { local n; n=$$(wc -l <$$dir/demo.log); \
 	  if (( n > shown )); then sed -n "$$((shown + 1)),$${n}p" $$dir/demo.log; shown=$$n; fi; }; \
@@ -140,6 +145,6 @@ demo-stop:
 ## channels on one mux and 2,000 on 20 muxes against the API server's write floor, writes
 ## made, idle writes. Table on stdout and in test/bench/results.txt. The idle window is
 ## SVCMUX_BENCH_IDLE (default 60s); pick scenarios with BENCH_RUN (a -run pattern).
-BENCH_RUN ?= ^TestConvergence
+BENCH_RUN ?= ^(TestConvergence|TestPluginReadsAgainstKubectlGet)$$
 bench-e2e: testenv
 	SVCMUX_BENCH=1 $(GO) test -count=1 -timeout 120m -v -run '$(BENCH_RUN)' ./test/bench

@@ -19,9 +19,37 @@ import (
 // waitConverged polls until the agent has written everything the sample
 // implies (SPEC §4-§6), or fails after timeout naming what is still missing.
 func (d *demo) waitConverged(ctx context.Context, timeout time.Duration) error {
+	return waitUntil(ctx, timeout, d.missing)
+}
+
+// addRejected creates the rejected newcomer once the sample has converged (so
+// its owner is already accepted) and waits until the agent has refused it while
+// everything the sample implies still holds.
+func (d *demo) addRejected(ctx context.Context, timeout time.Duration) error {
+	c := d.cp.Client()
+	if _, err := c.CoreV1().Services(channelNamespace).Create(ctx, rejected.service(), metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("creating channel %s: %w", rejected.name, err)
+	}
+	return waitUntil(ctx, timeout, func(ctx context.Context) []string {
+		out := d.missing(ctx)
+		svc, err := c.CoreV1().Services(channelNamespace).Get(ctx, rejected.name, metav1.GetOptions{})
+		if err != nil {
+			return append(out, fmt.Sprintf("channel %s: %v", rejected.name, err))
+		}
+		if cond := accepted(svc); cond == nil || cond.Status != metav1.ConditionFalse || cond.Reason != api.ReasonMuxPortConflict {
+			out = append(out, fmt.Sprintf("channel %s: condition %s is %s, want False %s", rejected.name,
+				keys.AcceptedCondition, describeCondition(cond), api.ReasonMuxPortConflict))
+		}
+		return out
+	})
+}
+
+// waitUntil polls missing until it reports nothing, or fails after timeout
+// naming what is still missing.
+func waitUntil(ctx context.Context, timeout time.Duration, missing func(context.Context) []string) error {
 	deadline := time.Now().Add(timeout)
 	for {
-		missing := d.missing(ctx)
+		missing := missing(ctx)
 		switch {
 		case len(missing) == 0:
 			return nil

@@ -2,8 +2,11 @@
 // real control plane of the test harness (etcd, kube-apiserver,
 // kube-controller-manager), the real agent binary, a sample mux with three
 // channels (default, explicit and automatic port mapping) and ready pods; it
-// plays the kubelet and the cloud, waits until the agent has converged, writes
-// a report of what the agent wrote, and then keeps everything running until
+// plays the kubelet and the cloud, waits until the agent has converged, adds a
+// newcomer asking for a port already owned (rejected, so the plugin has
+// something to show), proves traffic through kube-proxy, writes a report — the
+// real plugin's `kubectl svcmux topology -o wide`, the traffic table, the
+// plugin commands to try next — and then keeps everything running until
 // SIGTERM or SIGINT (`make demo-stop`).
 //
 // Everything lives in one state directory (-dir, test/.cache/demo by
@@ -46,9 +49,10 @@ const (
 
 func main() {
 	dir := flag.String("dir", filepath.Join("test", ".cache", "demo"), "state directory (kubeconfig, pid file, logs, report)")
+	plugin := flag.String("plugin", "", "the kubectl-svcmux binary the report runs (default <dir>/bin/kubectl-svcmux)")
 	timeout := flag.Duration("timeout", 2*time.Minute, "how long the sample may take to converge")
 	flag.Parse()
-	if err := run(*dir, *timeout); err != nil {
+	if err := run(*dir, *plugin, *timeout); err != nil {
 		logf("failed: %v", err)
 		os.Exit(1)
 	}
@@ -57,6 +61,7 @@ func main() {
 // demo is what the steps share; proveTraffic receives it too.
 type demo struct {
 	dir     string
+	plugin  string // kubectl-svcmux, absolute
 	cp      *controlplane.ControlPlane
 	agent   *agentrun.Agent
 	stops   []func() // run in reverse order on shutdown, before the agent and control plane stop
@@ -73,15 +78,24 @@ func (d *demo) lap(what string, since time.Time) {
 	d.timings = append(d.timings, fmt.Sprintf("%s %.1fs", what, time.Since(since).Seconds()))
 }
 
-func run(dir string, timeout time.Duration) (err error) {
+func run(dir, plugin string, timeout time.Duration) (err error) {
 	dir, err = filepath.Abs(dir)
 	if err != nil {
 		return err
 	}
+	if plugin == "" {
+		plugin = filepath.Join(dir, "bin", "kubectl-svcmux")
+	}
+	if plugin, err = filepath.Abs(plugin); err != nil {
+		return err
+	}
+	if _, err := os.Stat(plugin); err != nil {
+		return fmt.Errorf("the plugin the report runs: %w (make demo builds it)", err)
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	d := &demo{dir: dir}
+	d := &demo{dir: dir, plugin: plugin}
 	if err := d.claimDir(); err != nil {
 		return err
 	}
@@ -196,14 +210,24 @@ func (d *demo) start(ctx context.Context, timeout time.Duration) error {
 	d.lap("converged", began)
 	logf("converged in %.1fs", time.Since(began).Seconds())
 
+	began = time.Now()
+	logf("adding channel %s/%s, which asks for %s: the agent must reject it", channelNamespace, rejected.name, rejected.external)
+	if err := d.addRejected(ctx, timeout); err != nil {
+		return fmt.Errorf("%w\nagent log (last lines):\n%s", err, d.agent.LogTail(30))
+	}
+	d.lap("rejected", began)
+	logf("rejected in %.1fs", time.Since(began).Seconds())
+
 	var report bytes.Buffer
-	if err := d.writeReport(ctx, &report); err != nil {
+	if err := d.writeTopology(ctx, &report); err != nil {
 		return err
 	}
 	if err := proveTraffic(ctx, d, &report); err != nil {
 		return fmt.Errorf("proving traffic through the mux: %w", err)
 	}
-	d.writeHints(&report)
+	if err := d.writeHints(ctx, &report); err != nil {
+		return err
+	}
 	return os.WriteFile(d.path(reportFile), report.Bytes(), 0o644)
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -50,6 +51,23 @@ var channels = []channel{
 		podIPs: []string{"10.244.0.31"}, wantMuxPort: 20000},
 }
 
+// rejected is the newcomer the demo adds once the sample has converged: it asks
+// for api's public port, which api owns from its first pass on (SPEC §4), so the
+// agent rejects it whole (MuxPortConflict naming the owner) and the mux and the
+// traffic stay as they were. It has no pods: nothing would serve it.
+var rejected = channel{name: "api-v2", mapping: "explicit http:30080 (api's)", port: 8080, targetPort: 8080,
+	external: "http:30080"}
+
+// autoPort is the public port the agent picked for the channel with an automatic mapping.
+func autoPort() int32 {
+	for _, c := range channels {
+		if strings.HasSuffix(c.external, ":auto") {
+			return c.wantMuxPort
+		}
+	}
+	return 0
+}
+
 // wantPorts is the channel's expected <prefix>/ports annotation.
 func (c channel) wantPorts() string {
 	return fmt.Sprintf("http:%d->%d", c.port, c.wantMuxPort)
@@ -89,8 +107,9 @@ func (c channel) service() *corev1.Service {
 	return svc
 }
 
-// createSample creates the namespaces, a Node, the mux, the channels and their
-// ready pods, and gives the mux its load balancer address.
+// createSample creates the namespaces, the agent's stand-in Deployment, a Node,
+// the mux, the channels and their ready pods, and gives the mux its load
+// balancer address.
 func (d *demo) createSample(ctx context.Context) error {
 	c := d.cp.Client()
 	for _, ns := range []string{muxNamespace, channelNamespace} {
@@ -98,6 +117,9 @@ func (d *demo) createSample(ctx context.Context) error {
 			metav1.CreateOptions{}); err != nil {
 			return fmt.Errorf("creating namespace %s: %w", ns, err)
 		}
+	}
+	if err := d.createAgentDeployment(ctx); err != nil {
+		return err
 	}
 	mux, err := c.CoreV1().Services(muxNamespace).Create(ctx, muxService(), metav1.CreateOptions{})
 	if err != nil {
