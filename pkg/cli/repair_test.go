@@ -351,3 +351,12 @@ func TestRepairExitCodes(t *testing.T) {
 	r := runPlugin(t, good, "repair", "-o", "wide")
 	assert.Equal(t, ExitCannotRun, r.Code)
 }
+
+func TestRepairYAMLIsTheSameDocument(t *testing.T) {
+	_, objs := repairCluster(repairGoodDoc)
+	r := runPlugin(t, objs, "repair", "mux", "-o", "yaml")
+	require.Equal(t, ExitClean, r.Code, r.ErrOut)
+	assert.True(t, strings.HasPrefix(r.Out, "apiVersion: svcmux.nowake.ai/v1alpha1\napplied: false\ndropped: []\nfinalizers: []\nkept:\n"), r.Out)
+	assert.Contains(t, r.Out, "kind: RepairPlan\n")
+	assert.Contains(t, r.Out, "state:\n  action: none\n  diff: \"\"\n  name: mux-port-allocations\n  namespace: svc-mux\n  problems: []\n")
+}

@@ -326,3 +326,34 @@ func TestBackupIsNeverReadAsState(t *testing.T) {
 	assert.Equal(t, map[string]string{"svc-mux.nowake.ai/backup-of": "svc-mux/mux-port-allocations@7"}, b.Annotations)
 	assert.Equal(t, old.Data, b.Data)
 }
+
+func TestRepairKeepsTheLastGoodPortsOfAChannelWithABadEdit(t *testing.T) {
+	// app/api was accepted on 20000; its external-ports is now invalid and the state
+	// is lost. The agent keeps serving it on 20000 (SPEC §3), so the repair keeps it.
+	m, chans := world()
+	chans[0] = withAnnotation(testChannel("app/api", "http:8080"), testKeys.ExternalPorts, "http:99999")
+	r := Compute(Input{Snapshot: snap(m, stateCM("{"), chans...), Options: testOpts})
+	assert.Empty(t, r.Refused)
+	kept := keptAPI(EvidenceMuxPort)
+	kept.Source = state.SourceStatic // as the agent records a kept port its mapping no longer says is auto
+	assert.Equal(t, []Kept{kept, keptWeb(EvidenceMuxPort)}, r.Kept)
+	s := snap(m, stateCM("{"), chans...)
+	s.StateConfigMap = r.ConfigMap(s.StateConfigMap)
+	p := plan.Compute(s, testOpts)
+	assert.False(t, p.State.Write)
+	assert.Equal(t, m.Spec.Ports, p.Ports, "the kept port stays")
+}
+
+func TestRepairTreatsTheSamePortOnTwoProtocolsAsTwoOwners(t *testing.T) {
+	m := testMux("app/dns:tcp=53", "app/dns-udp:udp=53/UDP")
+	udp := testChannel("app/dns-udp")
+	udp.Spec.Ports = []corev1.ServicePort{{Name: "udp", Port: 53, Protocol: corev1.ProtocolUDP}}
+	tcp := testChannel("app/dns", "tcp:53")
+	claims := []state.Claim{claim("app", "dns", "tcp", 53, 53, "static"),
+		{Namespace: "app", Service: "dns-udp", PortName: "udp", Protocol: corev1.ProtocolUDP, ChannelPort: 53, MuxPort: 53, Source: "static"}}
+	r := Compute(Input{Snapshot: snap(m, stateCM(doc(claims...)), tcp, udp), Options: testOpts})
+	assert.Empty(t, r.Refused)
+	assert.Empty(t, r.Dropped)
+	assert.Equal(t, ActionNone, r.State.Action)
+	assert.Equal(t, doc(claims...), r.New)
+}
