@@ -46,7 +46,8 @@ func Classify(manager string) string {
 		return WriterAgent
 	case manager == api.PreviousFieldManagerKr8s || manager == api.PreviousFieldManagerKopf:
 		return WriterPreviousController
-	case manager == "kubectl" || strings.HasPrefix(manager, "kubectl-"):
+	case manager == "kubectl" || strings.HasPrefix(manager, "kubectl-"),
+		manager == "svcmux-repair": // kubectl svcmux repair --apply
 		return WriterKubectl
 	}
 	for _, g := range gitopsManagers {
@@ -57,16 +58,26 @@ func Classify(manager string) string {
 	return WriterOther
 }
 
-// ownership is the parsed managedFields of one object, parsed once and asked for
-// many fields.
+// ownership is the managedFields of one object, parsed on the first question and
+// then asked about any number of fields: most objects have no drift and are never
+// parsed.
 type ownership struct {
 	entries []metav1.ManagedFieldsEntry
 	sets    []*fieldpath.Set // nil where FieldsV1 is absent or does not parse
+	parsed  bool
 }
 
-func newOwnership(entries []metav1.ManagedFieldsEntry) ownership {
-	o := ownership{entries: entries, sets: make([]*fieldpath.Set, len(entries))}
-	for i, e := range entries {
+func newOwnership(entries []metav1.ManagedFieldsEntry) *ownership {
+	return &ownership{entries: entries}
+}
+
+func (o *ownership) parse() {
+	if o.parsed {
+		return
+	}
+	o.parsed = true
+	o.sets = make([]*fieldpath.Set, len(o.entries))
+	for i, e := range o.entries {
 		if e.FieldsV1 == nil || len(e.FieldsV1.Raw) == 0 {
 			continue
 		}
@@ -75,7 +86,6 @@ func newOwnership(entries []metav1.ManagedFieldsEntry) ownership {
 			o.sets[i] = s
 		}
 	}
-	return o
 }
 
 // blame finds who last wrote the value at any of paths, as kubectl-blame does:
@@ -84,7 +94,8 @@ func newOwnership(entries []metav1.ManagedFieldsEntry) ownership {
 // the list), the latest time on ties, then another writer over the agent, then the
 // earlier entry. An entry of
 // the status subresource counts like any other.
-func (o ownership) blame(paths ...fieldpath.Path) Writer {
+func (o *ownership) blame(paths ...fieldpath.Path) Writer {
+	o.parse()
 	best, bestDepth := -1, -1
 	for i, set := range o.sets {
 		if set == nil {
@@ -112,7 +123,7 @@ func (o ownership) blame(paths ...fieldpath.Path) Writer {
 // rather reports whether entry i beats entry j of the same specificity: the later
 // write; within the same second (managedFields times have no finer grain) another
 // writer beats the agent, which wrote what it planned then.
-func (o ownership) rather(i, j int) bool {
+func (o *ownership) rather(i, j int) bool {
 	a, b := o.entries[i], o.entries[j]
 	if later(a.Time, b.Time) || later(b.Time, a.Time) {
 		return later(a.Time, b.Time)

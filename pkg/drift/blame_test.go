@@ -85,6 +85,7 @@ func TestClassify(t *testing.T) {
 		"kubectl-edit":                  WriterKubectl,
 		"kubectl-patch":                 WriterKubectl,
 		"kube-controller-manager":       WriterOther,
+		"svcmux-repair":                 WriterKubectl,
 		"svcmux-old":                    WriterOther,
 		"":                              WriterUnknown,
 	} {

@@ -108,7 +108,7 @@ func muxDrifts(p plan.Plan, mux *corev1.Service) []Drift {
 }
 
 // annotationDrift compares one annotation; want nil means it must be absent.
-func annotationDrift(obj Object, own ownership, live map[string]string, key string, want *string) (Drift, bool) {
+func annotationDrift(obj Object, own *ownership, live map[string]string, key string, want *string) (Drift, bool) {
 	lv, has := live[key]
 	if want == nil && !has || want != nil && has && lv == *want {
 		return Drift{}, false

@@ -20,7 +20,7 @@ var (
 
 // objectWriter blames content first, then the labels (an Endpoints object with no
 // subsets has no content to own).
-func objectWriter(own ownership, content []fieldpath.Path) Writer {
+func objectWriter(own *ownership, content []fieldpath.Path) Writer {
 	if w := own.blame(content...); w.Kind != WriterUnknown {
 		return w
 	}
