@@ -10,9 +10,12 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/nowakeai/svcmux/test/chart"
 	"github.com/nowakeai/svcmux/test/world"
 )
 
@@ -42,38 +45,63 @@ func (d doctorDoc) codes() map[string]bool {
 	return out
 }
 
-// seedAgentDeployment plays the chart: no kube-controller-manager here runs
-// Deployments, so the agent's Deployment is written by hand (the chart's labels
-// and leader-election args, status ready) while the real agent runs out of
-// process with the same Lease. It is deleted when the test ends, so the next
-// test's "agent absent" is not fooled by a namespace still being deleted.
-func seedAgentDeployment(t *testing.T, w *world.World) {
+// installChartAgent installs what doctor reads of the chart, rendered from
+// deploy/helm/svcmux with Helm's SDK into the World's namespace: the agent
+// Deployment (its real labels and leader-election args) and its ClusterRole and
+// Role. No kube-controller-manager here runs Deployments, so the Deployment's
+// status is written ready by hand; the real agent runs out of process with the
+// same Lease. Everything is deleted when the test ends: the ClusterRole is
+// cluster-scoped, and the next test's "agent absent" must not see a Deployment of
+// a namespace still being deleted.
+func installChartAgent(t *testing.T, w *world.World) {
 	t.Helper()
-	labels := map[string]string{"app.kubernetes.io/name": "svc-mux", "app.kubernetes.io/instance": "svcmux"}
-	meta := map[string]string{"app.kubernetes.io/component": "agent", "app.kubernetes.io/part-of": "svcmux",
-		"app.kubernetes.io/version": "0.1.0"}
-	for k, v := range labels {
-		meta[k] = v
+	release := "svcmux-" + w.Namespace[len(w.Namespace)-5:]
+	r, err := chart.Render(map[string]any{"defaultLoadBalancer": map[string]any{"create": false}},
+		chart.Options{Release: release, Namespace: w.Namespace})
+	if err != nil {
+		t.Fatalf("render the chart: %v", err)
 	}
-	d := &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Namespace: w.Namespace, Name: "svcmux-svc-mux", Labels: meta},
-		Spec: appsv1.DeploymentSpec{Replicas: world.Ptr(int32(1)),
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: corev1.PodSpec{
-				Containers: []corev1.Container{{Name: "agent", Image: "svcmux.invalid/agent", Args: []string{
-					"--leader-elect=true", "--leader-election-id=svcmux-agent", "--endpoints-mode=slices"}}}}}},
+	ctx := w.Context()
+	for _, u := range r.Objects {
+		var err error
+		switch u.GetKind() {
+		case "Deployment":
+			var d appsv1.Deployment
+			if err = runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &d); err == nil {
+				err = createReadyDeployment(t, w, &d)
+			}
+		case "ClusterRole":
+			var cr rbacv1.ClusterRole
+			if err = runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &cr); err == nil {
+				_, err = w.Client.RbacV1().ClusterRoles().Create(ctx, &cr, metav1.CreateOptions{})
+				t.Cleanup(func() {
+					_ = w.Client.RbacV1().ClusterRoles().Delete(context.Background(), cr.Name, metav1.DeleteOptions{})
+				})
+			}
+		case "Role":
+			var role rbacv1.Role
+			if err = runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &role); err == nil {
+				_, err = w.Client.RbacV1().Roles(w.Namespace).Create(ctx, &role, metav1.CreateOptions{})
+			}
+		}
+		if err != nil {
+			t.Fatalf("install %s/%s from the chart: %v", u.GetKind(), u.GetName(), err)
+		}
 	}
+}
+
+func createReadyDeployment(t *testing.T, w *world.World, d *appsv1.Deployment) error {
 	deployments := w.Client.AppsV1().Deployments(w.Namespace)
 	created, err := deployments.Create(w.Context(), d, metav1.CreateOptions{})
 	if err != nil {
-		t.Fatalf("create agent deployment: %v", err)
+		return err
 	}
 	// Cleanups run after t.Context() is cancelled: they need their own.
 	t.Cleanup(func() { _ = deployments.Delete(context.Background(), d.Name, metav1.DeleteOptions{}) })
-	created.Status = appsv1.DeploymentStatus{Replicas: 1, ReadyReplicas: 1, AvailableReplicas: 1, UpdatedReplicas: 1}
-	if _, err := deployments.UpdateStatus(w.Context(), created, metav1.UpdateOptions{}); err != nil {
-		t.Fatalf("write agent deployment status: %v", err)
-	}
+	n := *created.Spec.Replicas
+	created.Status = appsv1.DeploymentStatus{Replicas: n, ReadyReplicas: n, AvailableReplicas: n, UpdatedReplicas: n}
+	_, err = deployments.UpdateStatus(w.Context(), created, metav1.UpdateOptions{})
+	return err
 }
 
 // quietChannel is a channel as the docs ask: allocateLoadBalancerNodePorts false.
@@ -95,7 +123,7 @@ func doctor(t *testing.T, w *world.World, wantExit int, args ...string) doctorDo
 
 func TestDoctorOnACleanClusterExitsZeroWithNoWarning(t *testing.T) {
 	w := world.New(t)
-	seedAgentDeployment(t, w)
+	installChartAgent(t, w)
 	w.CreateMux("mux", map[string]string{w.Key("port-range"): "20000-20009"})
 	quietChannel(w, "api", "mux", nil, world.TCP("http", 8080))
 	a := w.StartAgent("--leader-elect=true", "--leader-election-namespace="+w.Namespace, "--leader-election-id=svcmux-agent")
@@ -107,6 +135,10 @@ func TestDoctorOnACleanClusterExitsZeroWithNoWarning(t *testing.T) {
 	doc := doctor(t, w, 0, "--fail-on", "warning")
 	for _, f := range doc.Findings {
 		t.Errorf("finding on a clean cluster: %s %s %s: %s", f.Code, f.Severity, f.Object, f.Message)
+	}
+	// The chart's own roles were read and judged; only the dev build's version is not comparable.
+	if len(doc.Skipped) != 1 || doc.Skipped[0].Check != "version skew" {
+		t.Errorf("skipped %+v, want only the version skew of a development build", doc.Skipped)
 	}
 	res := w.Plugin("doctor", "-n", w.Namespace)
 	if res.ExitCode != 0 || !strings.Contains(res.Stdout, "No findings") {
@@ -212,7 +244,7 @@ func TestDoctorNamesEachSeededFault(t *testing.T) {
 	}
 
 	// The agent's Deployment is back but its Lease was last renewed an hour ago.
-	seedAgentDeployment(t, w)
+	installChartAgent(t, w)
 	seedLease(t, w, time.Now().Add(-time.Hour))
 	got = doctor(t, w, 1).codes()
 	if !got["SVCMUX105 Lease "+w.Namespace+"/svcmux-agent"] || got["SVCMUX101 cluster"] {
