@@ -171,11 +171,11 @@ func TestTheChartInstalledForRealRunsTheAgentAsItsServiceAccount(t *testing.T) {
 	})
 
 	node := cp.CreateNode(t, "install-"+strings.TrimPrefix(ns, "svcmux-system-"), "192.0.2.10")
-	channel := func(name string, port int32, podIP string) {
+	channel := func(name string, port int32, podIP string, annotations map[string]string) {
 		pod := cp.CreatePod(t, apps, name, map[string]string{"app": name}, node.Name)
 		cp.SetPodStatus(t, pod, podIP, true)
 		_, err := client.CoreV1().Services(apps).Create(t.Context(), &corev1.Service{
-			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: apps},
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: apps, Annotations: annotations},
 			Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer,
 				// The class the chart's NOTES print for its default mux.
 				LoadBalancerClass:             ptr.To(prefix + "/mux"),
@@ -203,7 +203,7 @@ func TestTheChartInstalledForRealRunsTheAgentAsItsServiceAccount(t *testing.T) {
 	}
 
 	t.Run("a channel of the chart's default mux is accepted and routed", func(t *testing.T) {
-		channel("api", 8080, "10.244.0.10")
+		channel("api", 8080, "10.244.0.10", nil)
 		accepted("api", "http:8080->8080")
 		controlplane.Eventually(t, wait, func() (bool, string) {
 			mux, err := client.CoreV1().Services(ns).Get(t.Context(), "mux", metav1.GetOptions{})
@@ -224,7 +224,7 @@ func TestTheChartInstalledForRealRunsTheAgentAsItsServiceAccount(t *testing.T) {
 		assert.Zero(t, follower.Writes(t), "the follower writes nothing")
 	})
 
-	t.Run("a stopped leader hands over and the other replica carries on", func(t *testing.T) {
+	t.Run("a stopped leader hands over and the other replica allocates an auto port", func(t *testing.T) {
 		leader.Stop()
 		controlplane.Eventually(t, wait, func() (bool, string) {
 			return leading(t, follower), "the follower does not lead yet"
@@ -232,8 +232,9 @@ func TestTheChartInstalledForRealRunsTheAgentAsItsServiceAccount(t *testing.T) {
 		lease, err := client.CoordinationV1().Leases(ns).Get(t.Context(), "svcmux-agent", metav1.GetOptions{})
 		require.NoError(t, err, "the Lease is in the release namespace")
 		assert.NotEmpty(t, ptr.Deref(lease.Spec.HolderIdentity, ""))
-		channel("web", 9090, "10.244.0.11")
-		accepted("web", "http:9090->9090")
+		// auto: allocated from the chart's defaultLoadBalancer.portRange (20000-20099).
+		channel("web", 9090, "10.244.0.11", map[string]string{prefix + "/external-ports": "http:auto"})
+		accepted("web", "http:9090->20000")
 	})
 
 	t.Run("a backend turning unready and a channel deleted reach the mux endpoints", func(t *testing.T) {
@@ -284,10 +285,10 @@ func TestTheChartInstalledForRealRunsTheAgentAsItsServiceAccount(t *testing.T) {
 			{"update", "", "endpoints"}: "--endpoints-mode endpoints|both (this run: slices)",
 			// client-go's informers stream their initial state in a watch (WatchList) where
 			// the API server offers it, as this one does; older servers are listed.
-			{"list", "", "services"}:                       "informers list when the API server cannot stream the initial watch",
-			{"list", "", "configmaps"}:                     "informers list when the API server cannot stream the initial watch",
-			{"list", "", "endpoints"}:                      "informers list when the API server cannot stream the initial watch",
-			{"list", "discovery.k8s.io", "endpointslices"}: "informers list when the API server cannot stream the initial watch",
+			{"list", "", "services"}:                       "informers list on API servers that do not stream the initial watch (WatchList)",
+			{"list", "", "configmaps"}:                     "informers list on API servers that do not stream the initial watch (WatchList)",
+			{"list", "", "endpoints"}:                      "informers list on API servers that do not stream the initial watch (WatchList)",
+			{"list", "discovery.k8s.io", "endpointslices"}: "informers list on API servers that do not stream the initial watch (WatchList)",
 			{"patch", "", "events"}:                        "the recorder aggregates an Event that repeats",
 		}
 		t.Logf("RBAC proof for %s (audit log %s):\n%s", sa, cp.AuditLogPath(), table(g, u, unusedWhy))
