@@ -189,6 +189,12 @@ func TestDriftNamesGitOpsAndKubectlWriters(t *testing.T) {
 			"service/app/api       metadata.annotations[svc-mux.nowake.ai/ports]   kubectl   kubectl-client-side-apply   Update      2026-12-01T10:03:00Z   http:8080->8080    http:8080->20005\n",
 			r.Out)
 	})
+	t.Run("yaml is the same document, exit 1", func(t *testing.T) {
+		r := runDrift(t, driftFought(t), "-o", "yaml")
+		require.Equal(t, ExitFound, r.Code, r.ErrOut)
+		assert.True(t, strings.HasPrefix(r.Out, "apiVersion: svcmux.nowake.ai/v1alpha1\ndrifts:\n- desired: "+api+":8080/TCP\n"), r.Out)
+		assert.Contains(t, r.Out, "kind: DriftReport\n")
+	})
 	t.Run("json has every field of SPEC §8, exit 1", func(t *testing.T) {
 		r := runDrift(t, driftFought(t), "-o", "json")
 		require.Equal(t, ExitFound, r.Code, r.ErrOut)
