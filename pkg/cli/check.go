@@ -96,12 +96,12 @@ func (o *CheckOptions) Run(cmd *cobra.Command) (CheckReport, error) {
 			return CheckReport{}, err
 		}
 	}
-	cl, err := g.planLists(overlay(live, &files, g.Keys()), "")
+	cl, passes, settled, err := g.settle(overlay(live, &files, g.Keys()))
 	if err != nil {
 		return CheckReport{}, err
 	}
 	doc := buildCheckReport(cl, &files)
-	doc.Namespace, doc.Offline = namespace, o.Offline
+	doc.Namespace, doc.Offline, doc.Passes, doc.Settled = namespace, o.Offline, passes, settled
 	return doc, nil
 }
 

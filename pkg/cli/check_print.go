@@ -89,6 +89,9 @@ func printCheckTable(w io.Writer, doc CheckReport, wide bool) error {
 
 func writeCheckNotes(b *strings.Builder, doc CheckReport) {
 	fmt.Fprintf(b, "note: %s.\n", doc.Note)
+	if !doc.Settled {
+		fmt.Fprintf(b, "note: the plan had not settled after %d passes: the agent may go on changing these channels.\n", doc.Passes)
+	}
 	if doc.Offline {
 		b.WriteString("note: --offline: planned on the files alone, not on the live cluster.\n")
 	}

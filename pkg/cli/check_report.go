@@ -17,6 +17,11 @@ type CheckReport struct {
 	Note string `json:"note"`
 	// Offline is true when the files were planned alone (--offline).
 	Offline bool `json:"offline"`
+	// Passes is how many agent passes it takes to settle: the first pass's writes
+	// (the channels it accepts become owners) can change the next pass's reasons.
+	// Settled is false when the planner had not settled after the last of them.
+	Passes  int  `json:"passes"`
+	Settled bool `json:"settled"`
 	// Namespace is where objects without metadata.namespace were put.
 	Namespace string         `json:"namespace"`
 	Muxes     []CheckMux     `json:"muxes"`
@@ -26,7 +31,8 @@ type CheckReport struct {
 }
 
 // CheckNote is the note every report carries.
-const CheckNote = "check predicts ONE agent pass over everything in the files together; " +
+const CheckNote = "check predicts what the agent does with everything in the files applied at once " +
+	"(ONE pass over them all, and the passes after it until nothing changes); " +
 	"applied one by one, the channels applied first become owners of their ports"
 
 // Mux statuses in a CheckReport.

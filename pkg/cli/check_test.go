@@ -85,7 +85,7 @@ demo/api          svc-mux/mux   Accepted                    http:8080->30080/TCP
 
 ../../examples/channel-conflict.yaml:5: demo/web-canary Rejected: MuxPortConflict: channel demo/web-canary: 80/TCP is already claimed by demo/web:782f0d8
 
-note: check predicts ONE agent pass over everything in the files together; applied one by one, the channels applied first become owners of their ports.
+note: check predicts what the agent does with everything in the files applied at once (ONE pass over them all, and the passes after it until nothing changes); applied one by one, the channels applied first become owners of their ports.
 note: --offline: planned on the files alone, not on the live cluster.
 note: objects without metadata.namespace are in namespace "default".
 note: ignored 1 object(s) the agent does not read: 1 Deployment.
@@ -291,10 +291,28 @@ svc-mux/mux   Valid (new)   1/5     20000-20009   1          ` + dir + `/sub/mux
 CHANNEL   MUX           STATUS     PORTS             FILE        MESSAGE
 app/web   svc-mux/mux   Accepted   http:80->80/TCP   <stdin>:5   channel app/web is served by mux svc-mux/mux: http:80->80
 
-note: check predicts ONE agent pass over everything in the files together; applied one by one, the channels applied first become owners of their ports.
+note: check predicts what the agent does with everything in the files applied at once (ONE pass over them all, and the passes after it until nothing changes); applied one by one, the channels applied first become owners of their ports.
 note: --offline: planned on the files alone, not on the live cluster.
 note: objects without metadata.namespace are in namespace "default".
 note: ignored 2 object(s) the agent does not read: 1 Deployment, 1 Service (not a mux or channel).
 `
 	assert.Equal(t, want, res.Out)
+}
+
+func TestCheckPredictsThePassAfterTheFirstWhenItsWritesChangeAReason(t *testing.T) {
+	// The first pass refuses app/a-first for the port app/owner holds, and accepts
+	// b1 and b2, filling max-ports 3; in the next pass b1 and b2 are owners, the mux
+	// is full before a-first is looked at, and the agent's condition says so.
+	files := map[string]string{"a.yaml": checkChannelYAML("app", "a-first", "", "http", 8080) + "---\n" +
+		checkChannelYAML("app", "b1", "", "p", 7001) + "---\n" + checkChannelYAML("app", "b2", "", "p", 7002)}
+	live := checkLive()[:2] // the mux (max-ports 3) and app/owner, without zauto and the state
+	live[0].(*corev1.Service).Spec.Ports = live[0].(*corev1.Service).Spec.Ports[:1]
+	res := runCheck(t, live, "", "-f", checkFilesDir(t, files), "-o", "json")
+	require.Equal(t, ExitFound, res.Code, res.ErrOut)
+	assert.Equal(t, []string{"app/a-first Rejected MuxPortLimitExceeded http:8080->pending/TCP",
+		"app/b1 Accepted Accepted p:7001->7001/TCP", "app/b2 Accepted Accepted p:7002->7002/TCP"}, checkSummary(t, res.Out))
+	var doc CheckReport
+	require.NoError(t, json.Unmarshal([]byte(res.Out), &doc))
+	assert.Equal(t, 2, doc.Passes)
+	assert.True(t, doc.Settled)
 }
