@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/nowakeai/svcmux/test/chart"
 	"github.com/nowakeai/svcmux/test/world"
@@ -273,5 +274,82 @@ func seedLease(t *testing.T, w *world.World, renewed time.Time) {
 	}
 	if _, err := w.Client.CoordinationV1().Leases(w.Namespace).Create(w.Context(), l, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("create lease: %v", err)
+	}
+}
+
+// grantReader makes a user who may read what doctor reads except what is left
+// out, bound cluster-wide, and waits until the API server's authorizer agrees.
+func grantReader(t *testing.T, w *world.World, user string, rules []rbacv1.PolicyRule) {
+	t.Helper()
+	ctx := w.Context()
+	rbac := w.Client.RbacV1()
+	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: user}, Rules: rules}
+	binding := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: user},
+		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: user},
+		Subjects: []rbacv1.Subject{{APIGroup: "rbac.authorization.k8s.io", Kind: "User", Name: user}}}
+	if _, err := rbac.ClusterRoles().Create(ctx, role, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("create role: %v", err)
+	}
+	t.Cleanup(func() { _ = rbac.ClusterRoles().Delete(context.Background(), user, metav1.DeleteOptions{}) })
+	if _, err := rbac.ClusterRoleBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("create binding: %v", err)
+	}
+	t.Cleanup(func() { _ = rbac.ClusterRoleBindings().Delete(context.Background(), user, metav1.DeleteOptions{}) })
+	cfg := w.CP.Config()
+	cfg.Impersonate.UserName = user
+	as, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = w.Poll(0, func() (bool, string, error) {
+		_, err := as.CoreV1().Services("").List(ctx, metav1.ListOptions{Limit: 1})
+		return err == nil, fmt.Sprintf("list services as %s: %v", user, err), nil
+	})
+	if err != nil {
+		t.Fatalf("the binding of %s never took effect: %v", user, err)
+	}
+}
+
+func TestDoctorReportsAForbiddenReadAsCouldNotCheck(t *testing.T) {
+	w := world.New(t)
+	w.CreateMux("selmux", nil, func(s *corev1.Service) { s.Spec.Selector = map[string]string{"app": "x"} })
+	user := "doctor-" + w.Namespace[len(w.Namespace)-5:]
+	list := []string{"list"}
+	grantReader(t, w, user, []rbacv1.PolicyRule{
+		{APIGroups: []string{""}, Resources: []string{"services", "endpoints"}, Verbs: list},
+		{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: list},
+		{APIGroups: []string{"apps"}, Resources: []string{"deployments"}, Verbs: list},
+		// No configmaps, no clusterroles: those checks are skipped, the rest run.
+	})
+
+	doc := doctor(t, w, 1, "--as="+user)
+	got := doc.codes()
+	if !got["SVCMUX201 Service "+w.Ref("selmux")] || !got["SVCMUX101 cluster"] {
+		t.Errorf("want SVCMUX101 and SVCMUX201 from the reads that were allowed; got %v", got)
+	}
+	skipped := map[string]string{}
+	for _, s := range doc.Skipped {
+		skipped[s.Check] = s.Why
+	}
+	wantWhy := map[string]string{
+		"state health": `could not list configmaps: configmaps is forbidden: User "` + user + `" cannot list resource "configmaps" in API group "" at the cluster scope`,
+		"agent RBAC": `could not list clusterroles: clusterroles.rbac.authorization.k8s.io is forbidden: User "` + user +
+			`" cannot list resource "clusterroles" in API group "rbac.authorization.k8s.io" at the cluster scope`,
+	}
+	for check, why := range wantWhy {
+		if skipped[check] != why {
+			t.Errorf("skipped %q: %q, want %q", check, skipped[check], why)
+		}
+	}
+	res := w.Plugin("doctor", "-n", w.Namespace, "--as="+user)
+	if res.ExitCode != 1 || !strings.Contains(res.Stdout, "could not check state health: could not list configmaps: configmaps is forbidden") {
+		t.Errorf("table: want exit 1 and the skipped state check\n%s", res)
+	}
+
+	// A user who may read nothing: doctor still reports, then exits 2 (nothing judged).
+	res = w.Plugin("doctor", "-n", w.Namespace, "--as=nobody-"+user)
+	if res.ExitCode != 2 || !strings.Contains(res.Stdout, "could not check mux validity: could not list services: services is forbidden") ||
+		!strings.Contains(res.Stderr, "could not check muxes and channels") {
+		t.Errorf("want exit 2 with the skipped checks listed\n%s", res)
 	}
 }
