@@ -18,7 +18,8 @@ build:
 
 ## image: the agent's OCI image without a container engine (deploy/image): static binaries for
 ## IMAGE_PLATFORMS on an empty base, user 65532; an OCI layout in dist/image/oci (an index)
-## and a `docker load`-able dist/image/svcmux-agent-<arch>.tar per platform.
+## and a `docker load`-able dist/image/svcmux-agent-<arch>.tar per platform; reproducible
+## (SOURCE_DATE_EPOCH: the commit time).
 IMAGE_PLATFORMS ?= linux/amd64 linux/arm64
 .PHONY: image
 image:
@@ -26,6 +27,7 @@ image:
 	  out=dist/bin/$${p%/*}-$${p#*/}/svcmux-agent; echo "build $$out"; \
 	  CGO_ENABLED=0 GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $$out ./cmd/agent; \
 	  args="$$args -binary $$p=$$out"; done; \
+	export SOURCE_DATE_EPOCH=$${SOURCE_DATE_EPOCH:-$$(git log -1 --format=%ct 2>/dev/null || echo 0)}; \
 	$(GO) run ./deploy/image -out dist/image -version $(VERSION) -revision $(COMMIT) $$args
 
 ## release: kubectl-svcmux archives for RELEASE_PLATFORMS (LICENSE, README.md inside),

@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
@@ -52,7 +53,7 @@ func buildImage(t *testing.T, out string, bins string) {
 	if _, err := os.Stat(builder); err != nil {
 		run(t, nil, "go", "build", "-o", builder, "./deploy/image")
 	}
-	run(t, nil, builder, "-out", out, "-version", version, "-revision", revision,
+	run(t, []string{"SOURCE_DATE_EPOCH=1700000000"}, builder, "-out", out, "-version", version, "-revision", revision,
 		"-binary", "linux/amd64="+filepath.Join(bins, "amd64", "svcmux-agent"),
 		"-binary", "linux/arm64="+filepath.Join(bins, "arm64", "svcmux-agent"))
 }
@@ -100,7 +101,8 @@ func TestTheImageIsAReproducibleMultiArchIndexThatRunsTheAgent(t *testing.T) {
 		assert.Equal(t, "65532:65532", cf.Config.User)
 		assert.Equal(t, []string{"/usr/local/bin/svcmux-agent"}, cf.Config.Entrypoint)
 		assert.Empty(t, cf.Config.Cmd)
-		assert.Equal(t, "1970-01-01T00:00:00Z", cf.Created.UTC().Format("2006-01-02T15:04:05Z"), "SOURCE_DATE_EPOCH unset: 0")
+		assert.Equal(t, "2023-11-14T22:13:20Z", cf.Created.UTC().Format(time.RFC3339), "SOURCE_DATE_EPOCH")
+		assert.Equal(t, "2023-11-14T22:13:20Z", cf.Config.Labels["org.opencontainers.image.created"])
 		for k, v := range map[string]string{
 			"org.opencontainers.image.source":   "https://github.com/nowakeai/svcmux",
 			"org.opencontainers.image.version":  version,
