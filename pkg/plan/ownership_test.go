@@ -279,6 +279,25 @@ func TestAWSNLBOwnersFirst(t *testing.T) {
 		message(t, p, "svc-mux/mux", api.ReasonAwsNlbPortLimitApplied))
 }
 
+// A takeover of an NLB mux the Python controller filled past 50 ports (which the
+// NLB never had listeners for) keeps the first 50 owners in namespace/name order.
+func TestAWSNLBTakeoverOverTheCapKeepsTheFirstFiftyOwners(t *testing.T) {
+	var chs []*corev1.Service
+	var claims []state.Claim
+	for i := 0; i < 51; i++ {
+		ref := fmt.Sprintf("app/c%03d", i)
+		chs = append(chs, withPorts(channel(ref, fmt.Sprintf("http:%d", 1000+i)), fmt.Sprintf("http:%d->%d", 1000+i, 1000+i)))
+		claims = append(claims, claim(ref, "http", "TCP", int32(1000+i), int32(1000+i), "static"))
+	}
+	p := compute(t, Snapshot{Mux: mux(func(s *corev1.Service) { s.Spec.LoadBalancerClass = ptr("service.k8s.aws/nlb") }),
+		Channels: chs, StateConfigMap: stateOf(claims...)})
+	assert.Equal(t, 50, p.Stats.Ports)
+	assert.True(t, outcome(t, p, "app/c049").Accepted)
+	last := outcome(t, p, "app/c050")
+	assert.False(t, last.Serving(), "over the cap even as an owner: nothing to keep")
+	assert.Equal(t, "mux svc-mux/mux is limited to 50 port(s) and serves 50; channel app/c050 needs 1 more; remove ports or raise svc-mux.nowake.ai/max-ports", last.Message)
+}
+
 func TestIsAWSNLB(t *testing.T) {
 	assert.False(t, IsAWSNLB(mux()))
 	assert.True(t, IsAWSNLB(mux(func(s *corev1.Service) { s.Spec.LoadBalancerClass = ptr("service.k8s.aws/nlb") })))
