@@ -4,8 +4,6 @@ import (
 	"sort"
 	"strings"
 
-	corev1 "k8s.io/api/core/v1"
-
 	"github.com/nowakeai/svcmux/pkg/api"
 	"github.com/nowakeai/svcmux/pkg/plan"
 )
@@ -66,57 +64,19 @@ func reportOutcome(in *Input, r *reporter, oc plan.ChannelOutcome, muxNS, muxNam
 	r.add(c.code, object, args)
 }
 
-// Provider load-balancer annotations a channel may carry in vain (SPEC §10).
-var ignoredAnnotationPrefixes = []string{
-	"service.beta.kubernetes.io/aws-load-balancer-",
-	"service.beta.kubernetes.io/azure-",
-	"cloud.google.com/",
-	"networking.gke.io/",
-}
-
-// IgnoredFields lists the fields of a channel that a shared load balancer cannot
-// honour (SPEC §10), in a stable order. A healthCheckNodePort the API server
-// assigned for externalTrafficPolicy Local is part of that one entry.
-func IgnoredFields(svc *corev1.Service) []string {
-	var out []string
-	s := svc.Spec
-	if len(s.LoadBalancerSourceRanges) > 0 {
-		out = append(out, "spec.loadBalancerSourceRanges")
-	}
-	local := s.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal
-	if local {
-		out = append(out, "spec.externalTrafficPolicy: Local")
-	}
-	if s.LoadBalancerIP != "" {
-		out = append(out, "spec.loadBalancerIP")
-	}
-	if s.SessionAffinity == corev1.ServiceAffinityClientIP {
-		out = append(out, "spec.sessionAffinity: ClientIP")
-	}
-	if s.HealthCheckNodePort != 0 && !local {
-		out = append(out, "spec.healthCheckNodePort")
-	}
-	var keys []string
-	for k := range svc.Annotations {
-		for _, p := range ignoredAnnotationPrefixes {
-			if strings.HasPrefix(k, p) {
-				keys = append(keys, "annotation "+k)
-				break
-			}
-		}
-	}
-	sort.Strings(keys)
-	return append(out, keys...)
-}
-
-// checkChannelFields names, once per attached channel, every field it sets in vain.
+// checkChannelFields names, once per attached channel, every field it sets in vain
+// (the planner's list: the agent's ChannelFieldIgnored Warning names the same).
 func checkChannelFields(in *Input, r *reporter) {
 	for i := range in.Muxes {
 		m := &in.Muxes[i]
 		for _, ch := range m.Snapshot.Channels {
-			fields := IgnoredFields(ch)
-			if len(fields) == 0 {
+			ignored := plan.IgnoredChannelFields(ch)
+			if len(ignored) == 0 {
 				continue
+			}
+			fields := make([]string, len(ignored))
+			for i, f := range ignored {
+				fields[i] = f.Field
 			}
 			r.add("SVCMUX309", serviceObject(ch.Namespace, ch.Name), svcArgs(ch.Namespace, ch.Name,
 				"channel", ch.Namespace+"/"+ch.Name, "mux", muxRef(m), "fields", strings.Join(fields, ", ")))

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -12,24 +11,13 @@ import (
 	"github.com/nowakeai/svcmux/pkg/plan"
 )
 
-// Provider facts (SPEC §3, §10).
+// Capacity facts doctor judges by (the provider caps are the planner's: api.GKEMaxPorts,
+// api.AWSNLBMaxPorts).
 const (
-	AWSNLBClass          = "service.k8s.aws/nlb"
-	AWSLoadBalancerType  = "service.beta.kubernetes.io/aws-load-balancer-type"
-	AWSNLBMaxListeners   = 50
 	gkeRangeAbove        = 5    // GKE forwards a Service with more ports as one port range
 	defaultNodePortRange = 2768 // 30000-32767, the API server's default
 	nodePortWarnPercent  = 80
 )
-
-// IsAWSNLB reports whether a mux is backed by an AWS Network Load Balancer.
-func IsAWSNLB(svc *corev1.Service) bool {
-	if svc.Spec.LoadBalancerClass != nil && *svc.Spec.LoadBalancerClass == AWSNLBClass {
-		return true
-	}
-	t := strings.TrimSpace(svc.Annotations[AWSLoadBalancerType])
-	return t == "nlb" || t == "external"
-}
 
 func checkProviders(in *Input, r *reporter) {
 	for i := range in.Muxes {
@@ -52,8 +40,8 @@ func checkProviders(in *Input, r *reporter) {
 				r.add("SVCMUX603", obj, args)
 			}
 		}
-		if IsAWSNLB(mux) && m.Plan.Stats.Ports > AWSNLBMaxListeners {
-			args["ports"] = strconv.Itoa(m.Plan.Stats.Ports)
+		if plan.IsAWSNLB(mux) && m.Plan.Stats.DeclaredPorts > api.AWSNLBMaxPorts {
+			args["declared"], args["rejected"] = strconv.Itoa(m.Plan.Stats.DeclaredPorts), strconv.Itoa(overCap(m.Plan))
 			r.add("SVCMUX602", obj, args)
 		}
 	}
@@ -98,6 +86,14 @@ func checkNodePorts(in *Input, r *reporter) {
 	for _, o := range in.Orphans {
 		held += wastedNodePorts(r, o.Service)
 	}
+	muxes := 0
+	for i := range in.Muxes {
+		for _, p := range in.Muxes[i].Snapshot.Mux.Spec.Ports {
+			if p.NodePort != 0 {
+				muxes++
+			}
+		}
+	}
 	used := 0
 	for i := range in.Services {
 		for _, p := range in.Services[i].Spec.Ports {
@@ -108,7 +104,7 @@ func checkNodePorts(in *Input, r *reporter) {
 	}
 	if pct := used * 100 / defaultNodePortRange; pct >= nodePortWarnPercent {
 		r.add("SVCMUX604", "cluster", map[string]string{"used": strconv.Itoa(used),
-			"percent": strconv.Itoa(pct), "channels": strconv.Itoa(held)})
+			"percent": strconv.Itoa(pct), "muxes": strconv.Itoa(muxes), "channels": strconv.Itoa(held)})
 	}
 }
 
