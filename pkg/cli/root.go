@@ -15,6 +15,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/klog/v2"
 
 	"github.com/nowakeai/svcmux/pkg/api"
@@ -62,6 +63,9 @@ func (g *Globals) client() (kubernetes.Interface, error) {
 		return nil, fmt.Errorf("load kubeconfig: %w", err)
 	}
 	cfg.UserAgent = "kubectl-svcmux"
+	// The Python controller's Endpoints are listed on purpose (takeover leftovers):
+	// the API server's "v1 Endpoints is deprecated" warning would only be noise.
+	cfg.WarningHandler = rest.NoWarnings{}
 	// One List per kind: a handful of requests, but allow them to run together.
 	cfg.QPS, cfg.Burst = 50, 100
 	return kubernetes.NewForConfig(cfg)
