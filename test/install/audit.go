@@ -39,7 +39,8 @@ type auditEvent struct {
 		Name        string `json:"name"`
 	} `json:"objectRef"`
 	ResponseStatus *struct {
-		Code int `json:"code"`
+		Code    int    `json:"code"`
+		Message string `json:"message"`
 	} `json:"responseStatus"`
 }
 
@@ -66,6 +67,10 @@ type usage struct {
 // proof (it is about the agent).
 const testUserAgent = "svcmux-install-test"
 
+// rbacDenied is in every message of a request the authorizer refused
+// (`services is forbidden: User "…" cannot get resource …`).
+const rbacDenied = `is forbidden: User "`
+
 func readAudit(path, user string) (usage, error) {
 	u := usage{counts: map[access]int{}}
 	f, err := os.Open(path)
@@ -83,8 +88,10 @@ func readAudit(path, user string) (usage, error) {
 		if e.User.Username != user || e.Stage != "ResponseComplete" || e.UserAgent == testUserAgent {
 			continue
 		}
-		if e.ResponseStatus != nil && e.ResponseStatus.Code == 403 {
-			u.forbidden = append(u.forbidden, e.Verb+" "+e.RequestURI)
+		// An authorizer's refusal, not admission's (a 403 for a namespace being deleted,
+		// say, which another test's leftovers can cause).
+		if e.ResponseStatus != nil && e.ResponseStatus.Code == 403 && strings.Contains(e.ResponseStatus.Message, rbacDenied) {
+			u.forbidden = append(u.forbidden, e.Verb+" "+e.RequestURI+": "+e.ResponseStatus.Message)
 		}
 		if e.ObjectRef == nil {
 			u.other = append(u.other, e.Verb+" "+e.RequestURI)

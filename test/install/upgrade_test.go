@@ -1,6 +1,7 @@
 package install
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -27,8 +28,11 @@ func TestAnSvcLbMuxReleaseUpgradesInPlace(t *testing.T) {
 	const rel, full = "legacy", "legacy-svc-mux"
 	t.Cleanup(func() {
 		_, _ = newUninstall(helmConfig(t, cp, ns)).Run(rel)
-		_ = client.RbacV1().ClusterRoles().Delete(t.Context(), full+"-role", metav1.DeleteOptions{})
-		_ = client.RbacV1().ClusterRoleBindings().Delete(t.Context(), full+"-rolebinding", metav1.DeleteOptions{})
+		// The kept mux would otherwise be reconciled by another test's agents while its
+		// namespace is deleted.
+		_ = client.CoreV1().Services(ns).Delete(context.Background(), "mux", metav1.DeleteOptions{})
+		_ = client.RbacV1().ClusterRoles().Delete(context.Background(), full+"-role", metav1.DeleteOptions{})
+		_ = client.RbacV1().ClusterRoleBindings().Delete(context.Background(), full+"-rolebinding", metav1.DeleteOptions{})
 	})
 	values, err := chart.ReadValues("../chart/testdata/svc-lb-mux-v0.1.2-values.yaml")
 	require.NoError(t, err)
