@@ -7,6 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/nowakeai/svcmux/pkg/api"
+	"github.com/nowakeai/svcmux/pkg/drift"
 	"github.com/nowakeai/svcmux/pkg/plan"
 	"github.com/nowakeai/svcmux/pkg/state"
 )
@@ -73,65 +74,38 @@ func checkDrift(in *Input, r *reporter) {
 	}
 }
 
+// driftFields are the mux Service and channel fields pkg/drift finds differing
+// (the drift command's own comparison), spec.ports and annotations only: the
+// endpoints, statuses and state are the drift command's to show.
 func driftFields(m *Mux) []string {
 	var fields []string
-	live := m.Snapshot.Mux
-	if !samePorts(live.Spec.Ports, m.Plan.Ports) {
-		f := "spec.ports"
-		if isPlaceholder(live.Spec.Ports) {
-			f += " (live: the placeholder)"
-		}
-		fields = append(fields, f)
-	}
-	for _, k := range sortedKeys(m.Plan.Annotations) {
-		if v, ok := live.Annotations[k]; !ok || v != m.Plan.Annotations[k] {
-			fields = append(fields, "annotation "+k)
-		}
-	}
-	for _, k := range m.Plan.RemoveAnnotations {
-		if _, ok := live.Annotations[k]; ok {
-			fields = append(fields, "annotation "+k)
-		}
-	}
-	channels := map[string]*corev1.Service{}
-	for _, ch := range m.Snapshot.Channels {
-		channels[ch.Namespace+"/"+ch.Name] = ch
-	}
-	for _, oc := range m.Plan.Channels {
-		ch := channels[oc.Channel.String()]
-		if ch == nil {
+	mux := m.Snapshot.Mux
+	for _, d := range drift.Mux(m.Plan, m.Snapshot) {
+		if d.Object.Kind != "Service" {
 			continue
 		}
-		v, ok := ch.Annotations[m.Plan.Keys.Ports]
-		if ok != (oc.PortsAnnotation != nil) || (ok && v != *oc.PortsAnnotation) {
-			fields = append(fields, "channel "+oc.Channel.String()+" annotation "+m.Plan.Keys.Ports)
+		var f string
+		switch {
+		case d.Field == "spec.ports":
+			f = "spec.ports"
+			if isPlaceholder(mux.Spec.Ports) {
+				f += " (live: the placeholder)"
+			}
+		case strings.HasPrefix(d.Field, "metadata.annotations["):
+			f = "annotation " + strings.TrimSuffix(strings.TrimPrefix(d.Field, "metadata.annotations["), "]")
+		default:
+			continue
 		}
+		if d.Object.Namespace != mux.Namespace || d.Object.Name != mux.Name {
+			f = "channel " + d.Object.Namespace + "/" + d.Object.Name + " " + f
+		}
+		fields = append(fields, f)
 	}
 	return fields
 }
 
-// samePorts compares what the agent owns of each port: name, number, protocol.
-func samePorts(live, want []corev1.ServicePort) bool {
-	if len(live) != len(want) {
-		return false
-	}
-	for i := range live {
-		if live[i].Name != want[i].Name || live[i].Port != want[i].Port || protocol(live[i]) != protocol(want[i]) {
-			return false
-		}
-	}
-	return true
-}
-
 func isPlaceholder(ps []corev1.ServicePort) bool {
 	return len(ps) == 1 && ps[0].Name == api.PlaceholderPortName && ps[0].Port == api.PlaceholderPort
-}
-
-func protocol(sp corev1.ServicePort) corev1.Protocol {
-	if sp.Protocol == "" {
-		return corev1.ProtocolTCP
-	}
-	return sp.Protocol
 }
 
 // checkState decodes each valid mux's state ConfigMap with pkg/state, as the agent
