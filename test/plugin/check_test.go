@@ -3,8 +3,10 @@ package plugin
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -53,8 +55,14 @@ type checkChannel struct {
 }
 
 // checkSeed fixes the generated manifests: the test is a property test whose
-// sample is reproducible.
-const checkSeed = 15
+// sample is reproducible. SVCMUX_CHECK_SEED=n explores another sample.
+var checkSeed = uint64(15)
+
+func init() {
+	if v, err := strconv.ParseUint(os.Getenv("SVCMUX_CHECK_SEED"), 10, 64); err == nil {
+		checkSeed = v
+	}
+}
 
 // The property of issue 15: for 30 generated manifests, check's prediction
 // equals, field for field, what the agent writes when they are all applied
