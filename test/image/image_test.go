@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/google/go-containerregistry/pkg/v1/validate"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -83,6 +84,8 @@ func TestTheImageIsAReproducibleMultiArchIndexThatRunsTheAgent(t *testing.T) {
 	require.NoError(t, err)
 	im, err := idx.IndexManifest()
 	require.NoError(t, err)
+	// Digests, sizes, diff IDs, media types and platforms all agree (what a registry checks).
+	require.NoError(t, validate.Index(idx))
 
 	var platforms []string
 	for _, m := range im.Manifests {
@@ -134,6 +137,7 @@ func TestTheImageIsAReproducibleMultiArchIndexThatRunsTheAgent(t *testing.T) {
 		path := filepath.Join(out, "svcmux-agent-"+arch+".tar")
 		img, err := tarball.ImageFromPath(path, nil)
 		require.NoError(t, err, path)
+		require.NoError(t, validate.Image(img), path)
 		cf, err := img.ConfigFile()
 		require.NoError(t, err)
 		assert.Equal(t, arch, cf.Architecture)
