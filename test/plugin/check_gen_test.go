@@ -37,8 +37,9 @@ type genObject struct {
 // ports, conflicts with the live owners (one by a newcomer that sorts before
 // them), bad mappings, a bad edit of a live owner, channels of the new mux
 // (more ports than its max-ports) and of the invalid mux, one of a mux that
-// does not exist — then random ones from a small port space, so newcomers also
-// collide with each other and with the owners.
+// does not exist, two that fill a live mux so that its second pass changes
+// the first one's reason — then random ones from a small port space, so
+// newcomers also collide with each other and with the owners.
 type checkGen struct {
 	w   *world.World
 	rnd *rand.Rand
@@ -62,7 +63,11 @@ func (g *checkGen) objects(total int) []genObject {
 		g.named("owner-default", "kept-edit", "mux", "http:12x", genPort{"http", 8080, "TCP"}),
 		g.channel("new-mux", "mux-b", "", genPort{"http", 80, "TCP"}),
 		g.channel("new-mux-auto", "mux-b", "http:auto", genPort{"http", 8080, "TCP"}),
+		g.channel("new-mux-pair", "mux-b", "", genPort{"a", 81, "TCP"}, genPort{"b", 82, "TCP"}),
+		g.channel("new-mux-over", "mux-b", "", genPort{"http", 83, "TCP"}), // the fifth port of max-ports 4
 		g.channel("invalid-mux", "mux-bad", "", genPort{"http", 80, "TCP"}),
+		g.named("a-full", "second-pass", "mux-full", "", genPort{"http", 8080, "TCP"}),
+		g.named("b-full", "fills-the-mux", "mux-full", "", genPort{"http", 8081, "TCP"}),
 		g.channel("orphan", "nowhere", "", genPort{"http", 80, "TCP"}),
 	}
 	out[len(out)-1].Orphan = true

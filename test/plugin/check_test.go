@@ -75,11 +75,18 @@ func TestCheckPredictsWhatTheAgentWritesForThirtyGeneratedManifests(t *testing.T
 	w.CreateChannel("owner-default", "mux", nil, world.TCP("http", 8080))
 	w.CreateChannel("owner-explicit", "mux", w.ExternalPorts("http:30080"), world.TCP("http", 80))
 	w.CreateChannel("owner-auto", "mux", w.ExternalPorts("grpc:auto"), world.TCP("grpc", 9090))
+	// A mux the files fill up: its first pass refuses a-full for owner-full's
+	// port and accepts b-full; in the next pass b-full is an owner, the mux is
+	// full, and the agent's condition for a-full says MuxPortLimitExceeded.
+	w.CreateMux("mux-full", map[string]string{w.Key("max-ports"): "2"})
+	w.CreateChannel("owner-full", "mux-full", nil, world.TCP("http", 8080))
 	a := w.StartAgent()
 	w.WaitAccepted("owner-default", "http:8080->8080")
 	w.WaitAccepted("owner-explicit", "http:80->30080")
 	w.WaitAccepted("owner-auto", "grpc:9090->20000")
+	w.WaitAccepted("owner-full", "http:8080->8080")
 	w.AwaitPass(a, "mux")
+	w.AwaitPass(a, "mux-full")
 	a.Stop()
 
 	g := &checkGen{w: w, rnd: rand.New(rand.NewPCG(checkSeed, checkSeed))}
@@ -93,6 +100,11 @@ func TestCheckPredictsWhatTheAgentWritesForThirtyGeneratedManifests(t *testing.T
 		t.Fatalf("document is %s %s with note %q\n%s", doc.APIVersion, doc.Kind, doc.Note, res)
 	}
 	checkPredictionCoversEveryKind(t, doc)
+	for _, c := range doc.Channels {
+		if c.Name == "a-full" && (c.Reason != "MuxPortLimitExceeded" || doc.Passes < 2) {
+			t.Errorf("a-full is predicted %s after %d passes, want MuxPortLimitExceeded after the second", c.Reason, doc.Passes)
+		}
+	}
 
 	names := make([]string, 0, len(files))
 	for name := range files {
@@ -103,7 +115,7 @@ func TestCheckPredictsWhatTheAgentWritesForThirtyGeneratedManifests(t *testing.T
 		w.Apply(world.ManagerKubectlServer, files[name], true)
 	}
 	a = w.StartAgent()
-	for _, m := range []string{"mux", "mux-b", "mux-bad"} {
+	for _, m := range []string{"mux", "mux-b", "mux-bad", "mux-full"} {
 		w.AwaitPass(a, m)
 	}
 	for _, o := range objs {
