@@ -8,8 +8,12 @@ import (
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/nowakeai/svcmux/pkg/agent"
 )
@@ -278,4 +282,30 @@ func TestTheServiceMonitorScrapesTheMetricsService(t *testing.T) {
 	assert.Equal(t, "prom", nested(t, sm, "metadata", "labels", "release"))
 	ports, _, _ := unstructured.NestedSlice(r.Find("Service", "svcmux-svc-mux-metrics").Object, "spec", "ports")
 	assert.Equal(t, []any{map[string]any{"name": "metrics", "port": float64(8080), "targetPort": "metrics", "protocol": "TCP"}}, ports)
+}
+
+func TestTheNetworkPolicyLetsOnlyTheAPIServerOutAndScrapesAndProbesIn(t *testing.T) {
+	r, err := Render(everythingOn(), Options{ExtraAPIs: []string{serviceMonitorAPI}})
+	require.NoError(t, err)
+	var np networkingv1.NetworkPolicy
+	require.NoError(t, runtime.DefaultUnstructuredConverter.FromUnstructured(r.Find("NetworkPolicy", "svcmux-svc-mux").Object, &np))
+	tcp := corev1.ProtocolTCP
+	port := func(p int) *intstr.IntOrString { v := intstr.FromInt(p); return &v }
+	assert.Equal(t, []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress}, np.Spec.PolicyTypes)
+	assert.Equal(t, map[string]string{"app.kubernetes.io/name": "svc-mux", "app.kubernetes.io/instance": "svcmux"}, np.Spec.PodSelector.MatchLabels)
+	assert.Equal(t, []networkingv1.NetworkPolicyIngressRule{
+		{Ports: []networkingv1.NetworkPolicyPort{{Port: port(8080), Protocol: &tcp}},
+			From: []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"name": "monitoring"}}}}},
+		{Ports: []networkingv1.NetworkPolicyPort{{Port: port(8081), Protocol: &tcp}}},
+	}, np.Spec.Ingress)
+	assert.Equal(t, []networkingv1.NetworkPolicyEgressRule{
+		{Ports: []networkingv1.NetworkPolicyPort{{Port: port(443), Protocol: &tcp}, {Port: port(6443), Protocol: &tcp}},
+			To: []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: "10.0.0.1/32"}}}},
+	}, np.Spec.Egress)
+
+	var pdb policyv1.PodDisruptionBudget
+	require.NoError(t, runtime.DefaultUnstructuredConverter.FromUnstructured(r.Find("PodDisruptionBudget", "svcmux-svc-mux").Object, &pdb))
+	assert.Equal(t, "1", pdb.Spec.MinAvailable.String(), "minAvailable wins when set")
+	assert.Nil(t, pdb.Spec.MaxUnavailable)
+	assert.Equal(t, "system-cluster-critical", deployment(t, r).Spec.Template.Spec.PriorityClassName)
 }
