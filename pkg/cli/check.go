@@ -34,7 +34,7 @@ cluster (or over nothing with --offline), and plan every mux they touch with the
 agent's own planner. For every channel in the files it prints Accepted with the
 exact public ports the agent will give it (auto ports included), or Rejected with
 the reason and the owner it collides with, and the file and line; muxes in the
-files are shown as new or changed, valid or invalid.
+files are shown as valid or invalid, and new when the cluster does not have them.
 
 The prediction is one pass over everything in the files together: channels applied
 one by one make the earlier ones owners of their ports.

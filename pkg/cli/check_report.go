@@ -194,8 +194,11 @@ func checkChannel(cl *Cluster, muxes map[string]*MuxView, orphans map[string]Orp
 		oc = orphans[svc.Namespace+"/"+svc.Name].Outcome
 	case m.Plan.Frozen:
 		oc.Reason = m.Plan.FrozenReason
-		oc.Message = fmt.Sprintf("mux %s is invalid (%s): the agent changes nothing on it or its channels until it is fixed: %s",
-			ch.Mux, m.Plan.FrozenReason, muxWarning(m.Plan, m.Plan.FrozenReason))
+		oc.Message = fmt.Sprintf("mux %s is invalid (%s): the agent changes nothing on it or its channels until it is fixed",
+			ch.Mux, m.Plan.FrozenReason)
+		if why := muxWarning(m.Plan, m.Plan.FrozenReason); why != "" {
+			oc.Message += ": " + why
+		}
 	default:
 		for _, c := range m.Plan.Channels {
 			if c.Channel.Namespace == svc.Namespace && c.Channel.Name == svc.Name {

@@ -316,3 +316,62 @@ func TestCheckPredictsThePassAfterTheFirstWhenItsWritesChangeAReason(t *testing.
 	assert.Equal(t, 2, doc.Passes)
 	assert.True(t, doc.Settled)
 }
+
+func TestCheckJSONIsExact(t *testing.T) {
+	dir := checkFilesDir(t, map[string]string{
+		"mux.yaml": checkMuxYAML("mux", "lots"),
+		"ch.yaml":  "# a channel of an invalid mux\n" + checkChannelYAML("app", "c", "", "p", 7000),
+	})
+	res := runCheck(t, nil, "", "--offline", "-f", filepath.Join(dir, "mux.yaml"), "-f", filepath.Join(dir, "ch.yaml"), "-o", "json")
+	require.Equal(t, ExitFound, res.Code, res.ErrOut)
+	muxMsg := `mux svc-mux/mux: invalid svc-mux.nowake.ai/max-ports value \"lots\"; expected an integer >= 1; the mux keeps its current ports, endpoints and state until it is fixed`
+	want := `{
+  "apiVersion": "svcmux.nowake.ai/v1alpha1",
+  "kind": "CheckReport",
+  "note": "` + CheckNote + `",
+  "offline": true,
+  "passes": 1,
+  "settled": true,
+  "namespace": "default",
+  "muxes": [
+    {
+      "namespace": "svc-mux",
+      "name": "mux",
+      "file": "` + dir + `/mux.yaml",
+      "line": 1,
+      "new": true,
+      "status": "Invalid",
+      "reason": "InvalidMaxPorts",
+      "message": "` + muxMsg + `",
+      "ports": 0,
+      "limit": 0,
+      "portRange": "",
+      "channels": 1,
+      "warnings": []
+    }
+  ],
+  "channels": [
+    {
+      "namespace": "app",
+      "name": "c",
+      "mux": "svc-mux/mux",
+      "file": "` + dir + `/ch.yaml",
+      "line": 2,
+      "status": "Rejected",
+      "reason": "InvalidMaxPorts",
+      "message": "mux svc-mux/mux is invalid (InvalidMaxPorts): the agent changes nothing on it or its channels until it is fixed: ` + muxMsg + `",
+      "ports": [
+        {
+          "name": "p",
+          "port": 7000,
+          "muxPort": 0,
+          "protocol": "TCP"
+        }
+      ]
+    }
+  ],
+  "ignored": []
+}
+`
+	assert.Equal(t, want, res.Out)
+}

@@ -37,3 +37,24 @@ func FuzzSplit(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParse holds Parse to never panicking and to naming the file in every
+// error, with a line inside the input when it gives one.
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(twoServices))
+	f.Add([]byte("apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Service, metadata: {name: a}}\n"))
+	f.Add([]byte("a: [\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, err := Parse("f", data)
+		if err == nil {
+			return
+		}
+		e, ok := err.(*Error)
+		if !ok || e.File != "f" {
+			t.Fatalf("error %v is not a manifest.Error naming the file", err)
+		}
+		if lines := bytes.Count(data, []byte("\n")) + 1; e.Line < 0 || e.Line > lines {
+			t.Fatalf("error at line %d of %d: %v", e.Line, lines, err)
+		}
+	})
+}

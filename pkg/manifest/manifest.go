@@ -5,6 +5,7 @@
 package manifest
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -264,7 +265,9 @@ func yamlErrorLine(err error, d Document) int {
 	if convErr != nil {
 		return d.Line
 	}
-	return d.Offset + n - 1
+	// The parser reports an unexpected end one line past the document's last.
+	last := d.Offset + bytes.Count(bytes.TrimRight(d.Data, "\r\n"), []byte("\n"))
+	return min(max(d.Offset+n-1, d.Line), last)
 }
 
 // stripLine drops the converter's prefix and relative line, which Error replaces.
