@@ -375,3 +375,28 @@ func TestCheckJSONIsExact(t *testing.T) {
 `
 	assert.Equal(t, want, res.Out)
 }
+
+func TestCheckTableListsKeptChannelsAndMuxWarnings(t *testing.T) {
+	mux := strings.Replace(checkMuxYAML("mux", "3"), `"20000-20009"`, `"20009-20000"`, 1)
+	dir := checkFilesDir(t, map[string]string{
+		"a.yaml": mux + "---\n" + checkChannelYAML("app", "owner", "http:nope", "http", 8080),
+	})
+	res := runCheck(t, checkLive(), "", "-f", dir)
+	require.Equal(t, ExitFound, res.Code, res.ErrOut)
+	f := dir + "/a.yaml"
+	want := `MUX           STATUS   PORTS   RANGE   CHANNELS   FILE
+svc-mux/mux   Valid    2/3     none    2          ` + f + `:1
+
+CHANNEL     MUX           STATUS                     PORTS                 FILE
+app/owner   svc-mux/mux   Kept: InvalidPortMapping   http:8080->8080/TCP   ` + f + `:15
+
+` + f + `:1: mux svc-mux/mux warning: InvalidPortRange: mux svc-mux/mux: annotation svc-mux.nowake.ai/port-range: ` +
+		`invalid item "20009-20000" (start is greater than end): expected N or A-B with ports 1-65535; owners keep their ports, no new automatic port is given
+` + f + `:15: app/owner Kept: InvalidPortMapping: channel app/owner: annotation svc-mux.nowake.ai/external-ports: ` +
+		`invalid item "http:nope": expected name:port (1-65535) or name:auto; still serving its last accepted ports http:8080->8080
+
+note: ` + CheckNote + `.
+note: objects without metadata.namespace are in namespace "default".
+`
+	assert.Equal(t, want, res.Out)
+}
