@@ -7,6 +7,8 @@ COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo none)
 LDFLAGS := -s -w -X $(PKG)/pkg/version.Version=$(VERSION) -X $(PKG)/pkg/version.Commit=$(COMMIT)
 BIN := bin
 FUZZTIME ?= 20s
+# staticcheck, pinned; run through the module proxy (config: staticcheck.conf).
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .PHONY: all build test unit e2e lint bench fuzz demo testenv testenv-os cover clean
 
@@ -54,8 +56,9 @@ release:
 ## test: everything CI runs — vet, format check, unit tests (with fuzz seeds), end-to-end tests.
 test: lint unit e2e
 
+## unit: the pkg and cmd tests (fuzz seeds included) with the race detector.
 unit:
-	$(GO) test -count=1 ./pkg/... ./cmd/...
+	$(GO) test -count=1 -race ./pkg/... ./cmd/...
 
 ## testenv: build etcd, kube-apiserver, kube-controller-manager, kubectl and kube-proxy
 ## from the Go module proxy into test/.cache/k8s-<v>-etcd-<v>/bin (no-op when up to date).
@@ -80,6 +83,7 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
 
 cover:
 	$(GO) test -count=1 -cover ./pkg/...

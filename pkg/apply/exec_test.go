@@ -83,10 +83,7 @@ func (r *recorder) react(action k8stesting.Action) (bool, runtime.Object, error)
 
 func nameOf(a k8stesting.Action) string {
 	switch a := a.(type) {
-	case k8stesting.CreateAction:
-		o, _ := a.GetObject().(metav1.Object)
-		return o.GetName()
-	case k8stesting.UpdateAction:
+	case k8stesting.CreateAction: // an UpdateAction has the same methods: it matches here too
 		o, _ := a.GetObject().(metav1.Object)
 		return o.GetName()
 	case k8stesting.PatchAction:

@@ -2,7 +2,6 @@ package apply
 
 import (
 	"encoding/json"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -294,8 +293,6 @@ func muxPortName(ref, port string) string {
 	return ports.MuxPortName(ns, svc, port)
 }
 
-func ptr[T any](v T) *T { return &v }
-
 // stateDoc is the encoded state document of the test mux holding claims.
 func stateDoc(claims ...state.Claim) string {
 	return state.Document{Mux: api.MuxRef{Namespace: "svc-mux", Name: "mux"}, Claims: claims}.Encode()
@@ -305,15 +302,6 @@ func staticClaim(ref, portName string, port int32) state.Claim {
 	ns, svc, _ := strings.Cut(ref, "/")
 	return state.Claim{Namespace: ns, Service: svc, PortName: portName, Protocol: corev1.ProtocolTCP,
 		ChannelPort: port, MuxPort: port, Source: "static"}
-}
-
-// knownBug skips a test that asserts the contract where the code does not (yet)
-// comply, so the package stays green. SVCMUX_KNOWN_BUGS=1 runs them to fail.
-func knownBug(t *testing.T, why string) {
-	t.Helper()
-	if os.Getenv("SVCMUX_KNOWN_BUGS") == "" {
-		t.Skip("BUG: " + why)
-	}
 }
 
 func dropString(list []string, drop string) []string {

@@ -1,7 +1,6 @@
 package doctor
 
 import (
-	"sort"
 	"strings"
 
 	"github.com/nowakeai/svcmux/pkg/api"
@@ -82,13 +81,4 @@ func checkChannelFields(in *Input, r *reporter) {
 				"channel", ch.Namespace+"/"+ch.Name, "mux", muxRef(m), "fields", strings.Join(fields, ", ")))
 		}
 	}
-}
-
-func sortedKeys(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -78,11 +78,11 @@ func (o *ownership) parse() {
 	o.parsed = true
 	o.sets = make([]*fieldpath.Set, len(o.entries))
 	for i, e := range o.entries {
-		if e.FieldsV1 == nil || len(e.FieldsV1.Raw) == 0 {
+		if e.FieldsV1 == nil || len(e.FieldsV1.GetRawBytes()) == 0 {
 			continue
 		}
 		s := &fieldpath.Set{}
-		if err := s.FromJSON(bytes.NewReader(e.FieldsV1.Raw)); err == nil {
+		if err := s.FromJSON(bytes.NewReader(e.FieldsV1.GetRawBytes())); err == nil {
 			o.sets[i] = s
 		}
 	}

@@ -78,7 +78,7 @@ func initial() plan.Snapshot {
 
 // fields is FieldsV1 as the API server serialises it: "f:"/"k:" keys, "." for
 // the node itself.
-func fields(json string) *metav1.FieldsV1 { return &metav1.FieldsV1{Raw: []byte(json)} }
+func fields(json string) *metav1.FieldsV1 { return metav1.NewFieldsV1(json) }
 
 func entry(manager string, op metav1.ManagedFieldsOperationType, subresource string, t metav1.Time, json string) metav1.ManagedFieldsEntry {
 	return metav1.ManagedFieldsEntry{Manager: manager, Operation: op, Subresource: subresource, APIVersion: "v1",

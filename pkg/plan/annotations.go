@@ -68,13 +68,14 @@ func annotationsDiffer(live, want map[string]string, remove []string) bool {
 
 // muxDNS is the mux's first ingress hostname or IP, "" while the cloud has none.
 func (p *pass) muxDNS() string {
-	for _, in := range p.snap.Mux.Status.LoadBalancer.Ingress {
-		if in.Hostname != "" {
-			return in.Hostname
-		}
-		return in.IP
+	ingress := p.snap.Mux.Status.LoadBalancer.Ingress
+	if len(ingress) == 0 {
+		return ""
 	}
-	return ""
+	if ingress[0].Hostname != "" {
+		return ingress[0].Hostname
+	}
+	return ingress[0].IP
 }
 
 const (

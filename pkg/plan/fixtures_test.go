@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 
@@ -413,13 +412,3 @@ func resultingAnnotations(live map[string]string, p Plan) map[string]string {
 }
 
 func ptr[T any](v T) *T { return &v }
-
-// knownBug skips a test that asserts the SPEC's behaviour where the planner does not
-// (yet) comply, so the package stays green while the lead fixes the code. Run with
-// SVCMUX_KNOWN_BUGS=1 to see them fail.
-func knownBug(t *testing.T, why string) {
-	t.Helper()
-	if os.Getenv("SVCMUX_KNOWN_BUGS") == "" {
-		t.Skip("BUG: " + why)
-	}
-}

@@ -94,11 +94,14 @@ func (d Document) Equal(o Document) bool {
 // <prefix>/mux annotation (muxAnnotation, "" when absent) or the document's own mux
 // says so. Two muxes sharing one ConfigMap would overwrite each other's claims.
 func ValidateOwner(cmNamespace, cmName, muxAnnotation string, doc Document, mux api.MuxRef) error {
+	// The messages are full sentences: they reach users as Event and condition text.
 	if muxAnnotation != "" && muxAnnotation != mux.String() {
+		//lint:ignore ST1005 user-facing Event text, worded as the Python controller's
 		return fmt.Errorf("mux state ConfigMap %s/%s is owned by mux %s; expected %s. Use one state ConfigMap per mux.",
 			cmNamespace, cmName, muxAnnotation, mux)
 	}
 	if doc.Mux != (api.MuxRef{}) && doc.Mux != mux {
+		//lint:ignore ST1005 user-facing Event text, worded as the Python controller's
 		return fmt.Errorf("mux state ConfigMap %s/%s contains state for mux %s; expected %s. Use one state ConfigMap per mux.",
 			cmNamespace, cmName, doc.Mux, mux)
 	}

@@ -70,10 +70,10 @@ func TestABadEditKeepsAnAcceptedChannelServing(t *testing.T) {
 	w.cp.SetLoadBalancerIngress(t, mux, "203.0.113.7")
 	w.createChannel("api", "mux", map[string]string{w.key("external-ports"): "http:30080"}, chanTCP("http", 80))
 	a := w.startAgent()
-	good := w.waitAccepted("api", "http:80->30080")
+	w.waitAccepted("api", "http:80->30080")
 	port := w.hp("api", "http", 30080)
 	before := w.waitMuxPorts("mux", port)
-	good = w.waitChannel("api", func(s *corev1.Service) bool { return len(s.Status.LoadBalancer.Ingress) == 1 })
+	good := w.waitChannel("api", func(s *corev1.Service) bool { return len(s.Status.LoadBalancer.Ingress) == 1 })
 	if got := good.Status.LoadBalancer.Ingress[0].IP; got != "203.0.113.7" {
 		t.Fatalf("channel ingress %v, want the mux's 203.0.113.7", good.Status.LoadBalancer.Ingress)
 	}
@@ -245,7 +245,7 @@ func TestInvalidMuxesAndMissingMuxesAreReportedAndGoodChannelsAccepted(t *testin
 	// After a spec change the condition is for the current generation (the API
 	// server may leave a Service's generation at 0), and its lastTransitionTime
 	// stays: the status did not flip.
-	good = w.patchService("good", `{"spec":{"ports":[{"name":"http","port":8080,"protocol":"TCP"},{"name":"admin","port":9000,"protocol":"TCP"}]}}`)
+	w.patchService("good", `{"spec":{"ports":[{"name":"http","port":8080,"protocol":"TCP"},{"name":"admin","port":9000,"protocol":"TCP"}]}}`)
 	regen := w.waitAccepted("good", "http:8080->8080, admin:9000->9000")
 	if got := w.accepted(regen); got.ObservedGeneration != regen.Generation || !got.LastTransitionTime.Equal(&cond.LastTransitionTime) {
 		t.Errorf("condition after a spec change %+v; want observedGeneration %d and lastTransitionTime %v", got, regen.Generation, cond.LastTransitionTime)

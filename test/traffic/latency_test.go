@@ -88,7 +88,7 @@ func TestTimeToFirstConnection(t *testing.T) {
 	defer func() { close(stop); factory.Shutdown() }()
 	factory.WaitForCacheSync(stop)
 
-	type timing struct{ port, slice, clusterIP, lb time.Duration }
+	type timing struct{ clusterIP, lb time.Duration }
 	timings := make([]timing, latencyChannels)
 	created := make([]time.Time, latencyChannels)
 	var wg sync.WaitGroup
