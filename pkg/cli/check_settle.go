@@ -1,28 +1,38 @@
 package cli
 
 import (
-	corev1 "k8s.io/api/core/v1"
+	"encoding/json"
+	"fmt"
 
-	"github.com/nowakeai/svcmux/pkg/api"
+	jsonpatch "gopkg.in/evanphx/json-patch.v4"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/strategicpatch"
+
+	"github.com/nowakeai/svcmux/pkg/apply"
 	"github.com/nowakeai/svcmux/pkg/snapshot"
 )
 
 // maxCheckPasses bounds settle. A pass's own writes change what the next pass
-// reads (the channels it accepted are owners now), so the agent may take a second
+// reads (the channels it accepts are owners then), so the agent may take a second
 // pass to settle; more than a few would mean the planner does not converge.
 const maxCheckPasses = 5
 
-// settle plans the lists the way the agent runs: one pass, its writes, and the
-// next pass over what they wrote, until a pass would write nothing the planner
-// reads (mux spec.ports, state documents, channel ports annotations). It returns
-// the last plan, the number of passes, and whether they settled.
+// settle plans the lists the way the agent runs: a pass, its writes, and the next
+// pass over what they wrote, until a pass would write nothing to the Services and
+// ConfigMaps the planner reads. The writes are the agent's own (apply.Diff), done
+// in memory. It returns the last plan, the number of passes, and whether the last
+// pass wrote nothing.
 func (g *Globals) settle(l snapshot.Lists) (*Cluster, int, bool, error) {
 	for pass := 1; ; pass++ {
 		cl, err := g.planLists(l, "")
 		if err != nil {
 			return nil, pass, false, err
 		}
-		next, changed := afterPass(cl)
+		next, changed, err := afterPass(cl)
+		if err != nil {
+			return nil, pass, false, err
+		}
 		if !changed || pass == maxCheckPasses {
 			return cl, pass, !changed, nil
 		}
@@ -30,93 +40,97 @@ func (g *Globals) settle(l snapshot.Lists) (*Cluster, int, bool, error) {
 	}
 }
 
-// afterPass is cl's lists with each mux pass's planned writes done (only what a
-// later pass reads: the agent's other writes change no decision). Objects are
-// copied before they change: the lists of cl stay as they were.
-func afterPass(cl *Cluster) (snapshot.Lists, bool) {
+// afterPass is cl's lists with every mux pass's writes to Services and ConfigMaps
+// done. Endpoint writes are left out: no decision reads the mux's own endpoints.
+// Objects are copied before they change: cl's lists stay as they were.
+func afterPass(cl *Cluster) (snapshot.Lists, bool, error) {
 	l := cl.Lists
 	l.Services = append([]corev1.Service(nil), l.Services...)
 	l.ConfigMaps = append([]corev1.ConfigMap(nil), l.ConfigMaps...)
-	svcAt := map[string]int{}
-	for i := range l.Services {
-		svcAt[l.Services[i].Namespace+"/"+l.Services[i].Name] = i
-	}
 	changed := false
 	for _, m := range cl.Muxes {
-		p := m.Plan
-		if p.Frozen {
-			continue // the agent writes nothing for a frozen mux
-		}
-		if i, ok := svcAt[m.key()]; ok && !sameMuxPorts(l.Services[i].Spec.Ports, p.Ports) {
-			svc := l.Services[i].DeepCopy()
-			svc.Spec.Ports = append([]corev1.ServicePort(nil), p.Ports...)
-			l.Services[i], changed = *svc, true
-		}
-		if p.State.Readable && p.State.Write {
-			l.ConfigMaps = putState(l.ConfigMaps, m.Mux.Namespace, p.State.Name, p.State.Labels, p.State.Annotations, p.State.Document.Encode())
+		for _, w := range apply.Diff(m.Plan, m.Snapshot) {
+			var err error
+			switch w.Resource {
+			case "services":
+				err = patchListed(l.Services, w)
+			case "configmaps":
+				l.ConfigMaps, err = writeConfigMap(l.ConfigMaps, w)
+			default:
+				continue
+			}
+			if err != nil {
+				return l, false, fmt.Errorf("simulate the agent's write %s: %w", w, err)
+			}
 			changed = true
 		}
-		for _, o := range p.Channels {
-			i, ok := svcAt[o.Channel.String()]
-			if !ok {
-				continue
-			}
-			have, has := l.Services[i].Annotations[cl.Keys.Ports]
-			if (o.PortsAnnotation == nil) == !has && (o.PortsAnnotation == nil || *o.PortsAnnotation == have) {
-				continue
-			}
-			svc := l.Services[i].DeepCopy()
-			if o.PortsAnnotation == nil {
-				delete(svc.Annotations, cl.Keys.Ports)
-			} else {
-				if svc.Annotations == nil {
-					svc.Annotations = map[string]string{}
-				}
-				svc.Annotations[cl.Keys.Ports] = *o.PortsAnnotation
-			}
-			l.Services[i], changed = *svc, true
-		}
 	}
-	return l, changed
+	return l, changed, nil
 }
 
-// sameMuxPorts compares what the agent writes of a mux port: name, port, protocol.
-func sameMuxPorts(live, want []corev1.ServicePort) bool {
-	if len(live) != len(want) {
-		return false
-	}
-	for i := range live {
-		if live[i].Name != want[i].Name || live[i].Port != want[i].Port || protocolOf(live[i]) != protocolOf(want[i]) {
-			return false
+// patchListed applies a patch write to the listed object it names.
+func patchListed[T any, P interface {
+	*T
+	GetNamespace() string
+	GetName() string
+}](list []T, w apply.Write) error {
+	for i := range list {
+		obj := P(&list[i])
+		if obj.GetNamespace() != w.Namespace || obj.GetName() != w.Name {
+			continue
 		}
+		var out T
+		if err := patchObject(obj, &out, w); err != nil {
+			return err
+		}
+		list[i] = out
+		return nil
 	}
-	return true
+	return fmt.Errorf("%s/%s is not in the lists", w.Namespace, w.Name)
 }
 
-// putState writes a state document into the ConfigMap ns/name, creating it as the
-// agent does (its labels and annotation) and keeping its other keys.
-func putState(cms []corev1.ConfigMap, ns, name string, labels, annotations map[string]string, doc string) []corev1.ConfigMap {
-	for i := range cms {
-		if cms[i].Namespace == ns && cms[i].Name == name {
-			cm := cms[i].DeepCopy()
-			if cm.Data == nil {
-				cm.Data = map[string]string{}
+// writeConfigMap creates or patches a ConfigMap in the list.
+func writeConfigMap(list []corev1.ConfigMap, w apply.Write) ([]corev1.ConfigMap, error) {
+	if w.Verb == apply.VerbCreate || w.Verb == apply.VerbUpdate {
+		cm, ok := w.Object.(*corev1.ConfigMap)
+		if !ok {
+			return list, fmt.Errorf("object is %T, not a ConfigMap", w.Object)
+		}
+		for i := range list {
+			if list[i].Namespace == cm.Namespace && list[i].Name == cm.Name {
+				list[i] = *cm.DeepCopy()
+				return list, nil
 			}
-			cm.Data[api.StateKey] = doc
-			cms[i] = *cm
-			return cms
 		}
+		return append(list, *cm.DeepCopy()), nil
 	}
-	cm := corev1.ConfigMap{Data: map[string]string{api.StateKey: doc}}
-	cm.Namespace, cm.Name = ns, name
-	cm.Labels, cm.Annotations = copyMap(labels), copyMap(annotations)
-	return append(cms, cm)
+	return list, patchListed(list, w)
 }
 
-func copyMap(in map[string]string) map[string]string {
-	out := make(map[string]string, len(in))
-	for k, v := range in {
-		out[k] = v
+// patchObject applies w's patch to in, as the API server would, into out.
+func patchObject(in, out any, w apply.Write) error {
+	if w.Verb != apply.VerbPatch {
+		return fmt.Errorf("verb %s on a listed object", w.Verb)
 	}
-	return out
+	doc, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	switch w.PatchType {
+	case types.MergePatchType:
+		doc, err = jsonpatch.MergePatch(doc, w.Patch)
+	case types.StrategicMergePatchType:
+		doc, err = strategicpatch.StrategicMergePatch(doc, w.Patch, out)
+	case types.JSONPatchType:
+		var p jsonpatch.Patch
+		if p, err = jsonpatch.DecodePatch(w.Patch); err == nil {
+			doc, err = p.Apply(doc)
+		}
+	default:
+		err = fmt.Errorf("patch type %s", w.PatchType)
+	}
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(doc, out)
 }
