@@ -36,8 +36,9 @@ exact public ports the agent will give it (auto ports included), or Rejected wit
 the reason and the owner it collides with, and the file and line; muxes in the
 files are shown as valid or invalid, and new when the cluster does not have them.
 
-The prediction is one pass over everything in the files together: channels applied
-one by one make the earlier ones owners of their ports.
+The prediction is everything in the files applied at once: one agent pass over them
+all, and the passes after it (with the agent's own writes, in memory) until a pass
+writes nothing. Channels applied one by one make the earlier ones owners of their ports.
 
 Exit 0 when every channel in the files would be accepted and every mux is valid,
 1 when one would be rejected (a Kept channel — a refused edit while its last good
