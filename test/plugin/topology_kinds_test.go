@@ -47,6 +47,11 @@ func fourKinds(t *testing.T) (*world.World, *world.Agent) {
 	w.WaitChannel("api", func(s *corev1.Service) bool {
 		return s.Annotations[w.Key("ports")] == "http:8080->8080" && len(s.Status.LoadBalancer.Ingress) == 1
 	})
+	// The endpointslice controller fills api's slice on its own schedule: the
+	// agent's summary counting the ready pod says the plugin will see it too.
+	w.WaitChannel("mux-a", func(s *corev1.Service) bool {
+		return strings.Contains(s.Annotations[w.Key("summary")], "| 1 pod(s) |")
+	})
 	w.AwaitPass(a, "mux-a")
 	w.AwaitPass(a, "mux-b")
 	return w, a
