@@ -56,7 +56,7 @@ func newMetrics() *metrics {
 			Name: "svcmux_events_total", Help: "Kubernetes Events posted, by type and reason (identical repeats are not posted).",
 		}, []string{"type", "reason"}),
 		channels: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "svcmux_mux_channels", Help: "Channels attached to a mux, by state (attached, accepted, rejected).",
+			Name: "svcmux_mux_channels", Help: "Channels attached to a mux, by state (attached; accepted, kept (a refused edit, last ports still served) and rejected, each channel in one).",
 		}, []string{"namespace", "mux", "state"}),
 		ports: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "svcmux_mux_ports", Help: "Ports served by a mux.",
@@ -90,6 +90,7 @@ func (m *metrics) observeWrites(r apply.Result) {
 func (m *metrics) observeMux(ref api.MuxRef, s plan.Stats) {
 	m.channels.WithLabelValues(ref.Namespace, ref.Name, "attached").Set(float64(s.Channels))
 	m.channels.WithLabelValues(ref.Namespace, ref.Name, "accepted").Set(float64(s.Accepted))
+	m.channels.WithLabelValues(ref.Namespace, ref.Name, "kept").Set(float64(s.Kept))
 	m.channels.WithLabelValues(ref.Namespace, ref.Name, "rejected").Set(float64(s.Rejected))
 	m.ports.WithLabelValues(ref.Namespace, ref.Name).Set(float64(s.Ports))
 }

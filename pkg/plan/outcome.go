@@ -40,8 +40,7 @@ func (p *pass) buildChannels() {
 			}
 			out.Reason = d.why.reason
 			out.Message = fmt.Sprintf("%s; still serving its last accepted ports %s", d.why.message, ports.FormatPortsAnnotation(out.Mappings))
-			p.plan.Stats.Accepted++
-			p.plan.Stats.Rejected++
+			p.plan.Stats.Kept++
 		default:
 			out.Reason, out.Message = d.why.reason, d.why.message
 			p.plan.Stats.Rejected++

@@ -92,8 +92,9 @@ func TestBadEditKeepsTheAcceptedPorts(t *testing.T) {
 			assert.False(t, p2.State.Write, "nothing changed in the state")
 			assert.Empty(t, events(p2, "svc-mux/mux", api.ReasonMuxPortsChanged))
 			assert.Contains(t, p2.Annotations[testKeys.Topology], "    Ports: http:8080->20000 grpc:9090->9090\n")
-			assert.Equal(t, 2, p2.Stats.Accepted)
-			assert.Equal(t, 1, p2.Stats.Rejected)
+			assert.Equal(t, 1, p2.Stats.Accepted)
+			assert.Equal(t, 1, p2.Stats.Kept, "the kept channel counts once, as kept")
+			assert.Equal(t, 0, p2.Stats.Rejected)
 
 			fixed := applied(bad, p2)
 			fixed.Channels[0].Annotations[testKeys.ExternalPorts] = "http:auto"

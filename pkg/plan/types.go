@@ -124,8 +124,9 @@ type Plan struct {
 // Stats are the counts shown in the summary annotation and exported as metrics.
 type Stats struct {
 	Channels      int // attached
-	Accepted      int // channels serving (accepted or kept)
-	Rejected      int
+	Accepted      int // channels serving every declared port as asked
+	Kept          int // refused an edit, still serving their last accepted ports
+	Rejected      int // serving nothing
 	Ports         int // mux ports served
 	DeclaredPorts int // channel ports declared
 	ReadyPods     int
