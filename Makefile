@@ -149,7 +149,7 @@ demo-stop:
 
 ## bench-e2e: convergence benchmark on the real control plane (SPEC §7, §9): 100 and 1,000
 ## channels on one mux and 2,000 on 20 muxes against the API server's write floor, writes
-## made, idle writes. Table on stdout and in test/bench/results.txt. The idle window is
+## made, idle writes. Reports on stdout and in test/bench/results/. The idle window is
 ## SVCMUX_BENCH_IDLE (default 60s); pick scenarios with BENCH_RUN (a -run pattern).
 BENCH_RUN ?= ^(TestConvergence|TestPluginReadsAgainstKubectlGet)$$
 bench-e2e: testenv

@@ -151,8 +151,9 @@ func TestConvergence(t *testing.T) {
 	}
 	table := formatResults(results, idle, started, tree, filepath.Base(filepath.Dir(cp.BinDir())))
 	fmt.Print("\n" + table)
-	if err := os.WriteFile("results.txt", []byte(table), 0o644); err != nil {
-		t.Errorf("writing results.txt: %v", err)
+	path := filepath.Join("results", time.Now().UTC().Format("2006-01-02")+"-"+gitShort()+"-convergence.md")
+	if err := os.WriteFile(path, []byte("```\n"+table+"```\n"), 0o644); err != nil {
+		t.Errorf("writing %s: %v", path, err)
 	}
 	for _, r := range results {
 		if r.idleWrites != 0 || r.idleSvcMod != 0 {

@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// formatResults is the table written to stdout and results.txt.
+// formatResults is the table written to stdout and test/bench/results/<date>-<commit>-convergence.md.
 func formatResults(results []result, idle time.Duration, started time.Time, tree, controlPlane string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "svcmux convergence benchmark (test/bench; make bench-e2e)\n")
