@@ -58,7 +58,7 @@ test: lint unit e2e
 
 ## unit: the pkg and cmd tests (fuzz seeds included) with the race detector.
 unit:
-	$(GO) test -count=1 -race ./pkg/... ./cmd/...
+	$(GO) test -count=1 -race ./pkg/... ./cmd/... ./deploy/...
 
 ## testenv: build etcd, kube-apiserver, kube-controller-manager, kubectl and kube-proxy
 ## from the Go module proxy into test/.cache/k8s-<v>-etcd-<v>/bin (no-op when up to date).

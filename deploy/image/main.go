@@ -36,6 +36,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/nowakeai/svcmux/deploy/platform"
 )
 
 // BinaryPath is where the agent lives in the image, and the entrypoint.
@@ -44,27 +46,14 @@ const BinaryPath = "/usr/local/bin/svcmux-agent"
 // User is the distroless "nonroot" user the chart's securityContext runs as.
 const User = "65532:65532"
 
-type binaries map[string]string // "os/arch" → path
-
-func (b binaries) String() string { return fmt.Sprint(map[string]string(b)) }
-
-func (b binaries) Set(v string) error {
-	platform, path, ok := strings.Cut(v, "=")
-	if !ok || strings.Count(platform, "/") != 1 || path == "" {
-		return fmt.Errorf("want os/arch=path, got %q", v)
-	}
-	b[platform] = path
-	return nil
-}
-
 type options struct {
 	out, repository, version, revision, source string
 	created                                    time.Time
-	binaries                                   binaries
+	binaries                                   platform.Binaries
 }
 
 func main() {
-	o := options{binaries: binaries{}}
+	o := options{binaries: platform.Binaries{}}
 	flag.StringVar(&o.out, "out", "dist/image", "output directory (oci/ and svcmux-agent-<arch>.tar are written inside)")
 	flag.StringVar(&o.repository, "repository", "ghcr.io/nowakeai/svcmux-agent", "image name the tarballs are tagged with")
 	flag.StringVar(&o.version, "version", "dev", "org.opencontainers.image.version and the tag")

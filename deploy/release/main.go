@@ -32,6 +32,8 @@ import (
 
 	"helm.sh/helm/v4/pkg/chart/v2/loader"
 	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
+
+	"github.com/nowakeai/svcmux/deploy/platform"
 )
 
 // Plugin is the binary's name; krew calls the plugin "svcmux".
@@ -43,27 +45,14 @@ const Completion = "kubectl_complete-svcmux"
 // zipEpoch is 1980-01-01, the earliest time a zip entry can carry.
 const zipEpoch = 315532800
 
-type binaries map[string]string // "os/arch" → path
-
-func (b binaries) String() string { return fmt.Sprint(map[string]string(b)) }
-
-func (b binaries) Set(v string) error {
-	platform, path, ok := strings.Cut(v, "=")
-	if !ok || strings.Count(platform, "/") != 1 || path == "" {
-		return fmt.Errorf("want os/arch=path, got %q", v)
-	}
-	b[platform] = path
-	return nil
-}
-
 type options struct {
 	version, out, uriBase, license, readme, chart, krewTemplate, completion string
 	mtime                                                                   time.Time
-	binaries                                                                binaries
+	binaries                                                                platform.Binaries
 }
 
 func main() {
-	o := options{binaries: binaries{}}
+	o := options{binaries: platform.Binaries{}}
 	flag.StringVar(&o.version, "version", "", "release version; not a v-semver (e.g. a git describe) becomes v0.0.0-<it>")
 	flag.StringVar(&o.out, "out", "dist/release", "output directory")
 	flag.StringVar(&o.uriBase, "uri-base", "https://github.com/nowakeai/svcmux/releases/download/{{.Version}}",
