@@ -73,11 +73,7 @@ Exit 1 when any row is not ok.`,
 			if err := validateOutput(cmd, o.Output); err != nil {
 				return err
 			}
-			cl, err := g.loadCluster(cmd.Context(), g.namespaceScope(cmd))
-			if err != nil {
-				return err
-			}
-			muxes, err := cl.selectMuxes(args)
+			cl, muxes, err := g.loadMuxes(cmd, args)
 			if err != nil {
 				return err
 			}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -136,6 +137,20 @@ func (g *Globals) loadCluster(ctx context.Context, namespace string) (*Cluster, 
 		return nil, err
 	}
 	return g.planLists(l, namespace)
+}
+
+// loadMuxes reads and plans the cluster for a command's scope (-n, -A) and keeps
+// the muxes its [MUX] argument names: the start of every per-mux command.
+func (g *Globals) loadMuxes(cmd *cobra.Command, args []string) (*Cluster, []MuxView, error) {
+	cl, err := g.loadCluster(cmd.Context(), g.namespaceScope(cmd))
+	if err != nil {
+		return nil, nil, err
+	}
+	muxes, err := cl.selectMuxes(args)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cl, muxes, nil
 }
 
 // planLists plans Lists as the agent would, for the muxes in namespace ("" = all).

@@ -75,11 +75,7 @@ agent ran is another writer fighting it. Exit 1 when any field drifts.`,
 			if err := o.validate(cmd); err != nil {
 				return err
 			}
-			cl, err := g.loadCluster(cmd.Context(), g.namespaceScope(cmd))
-			if err != nil {
-				return err
-			}
-			muxes, err := cl.selectMuxes(args)
+			cl, muxes, err := g.loadMuxes(cmd, args)
 			if err != nil {
 				return err
 			}

@@ -45,11 +45,7 @@ Kustomization annotation for a plain-YAML mux. Keys use the prefix in force.`,
 			if o.Tool != toolArgoCD && o.Tool != toolFlux {
 				return &ExitError{Code: ExitCannotRun, Err: fmt.Errorf("--tool %q: use argocd or flux", o.Tool)}
 			}
-			cl, err := g.loadCluster(cmd.Context(), g.namespaceScope(cmd))
-			if err != nil {
-				return err
-			}
-			muxes, err := cl.selectMuxes(args)
+			cl, muxes, err := g.loadMuxes(cmd, args)
 			if err != nil {
 				return err
 			}

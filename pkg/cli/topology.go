@@ -39,11 +39,7 @@ ready backends. Channels whose class names no mux are listed last.`,
 			if err := validateOutput(cmd, o.Output); err != nil {
 				return err
 			}
-			cl, err := g.loadCluster(cmd.Context(), g.namespaceScope(cmd))
-			if err != nil {
-				return err
-			}
-			muxes, err := cl.selectMuxes(args)
+			cl, muxes, err := g.loadMuxes(cmd, args)
 			if err != nil {
 				return err
 			}
