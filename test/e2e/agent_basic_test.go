@@ -12,6 +12,7 @@ import (
 // written nothing more.
 func TestAgentServesADefaultChannelAndThenWritesNothingWhileIdle(t *testing.T) {
 	w := world.New(t)
+	w.Quiet() // it counts the agent's writes
 	w.CreateMux("mux", nil)
 	w.CreateChannel("api", "mux", nil, world.To(world.TCP("http", 8080), 80))
 	a := w.StartAgent()

@@ -55,6 +55,7 @@ func ignoredCases() []ignoredCase {
 // edit that changes the set is told again, one that does not is not.
 func TestEachIgnoredChannelFieldIsOneWarningPerChannelAndNoneWhileIdle(t *testing.T) {
 	w := world.New(t)
+	w.Quiet() // it counts the agent's writes
 	w.CreateMux("mux", nil)
 	cases := ignoredCases()
 	var list []*corev1.Service

@@ -20,6 +20,7 @@ import (
 // appears — and fixing it reconciles.
 func TestInvalidMaxPortsChangesNothingOnTheMuxUntilFixed(t *testing.T) {
 	w := newMuxWorld(t)
+	w.waitOtherNamespacesGone() // it counts the agent's writes
 	w.createMux("mux", nil)
 	w.createChannel("api", "mux", nil, chanTCP("http", 8080))
 	a := w.startAgent()
