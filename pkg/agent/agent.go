@@ -199,6 +199,7 @@ func run(ctx context.Context, cfg Config, client kubernetes.Interface, log *slog
 	}
 	defer servers.shutdown()
 
+	m.startup.WithLabelValues("list").SetToCurrentTime()
 	all.Start(ctx.Done())
 	states.Start(ctx.Done())
 	legacy.Start(ctx.Done())
@@ -219,6 +220,7 @@ func run(ctx context.Context, cfg Config, client kubernetes.Interface, log *slog
 		}
 	}
 	ready.Store(true)
+	m.startup.WithLabelValues("synced").SetToCurrentTime()
 	log.Info("informer caches synced", "queued", queue.Len())
 
 	c := &controller{
