@@ -138,6 +138,10 @@ func (a *Agent) Kill() {
 	})
 }
 
+// Pid is the agent's process id: the benchmark reads its peak RSS and CPU time
+// from /proc/<pid>.
+func (a *Agent) Pid() int { return a.cmd.Process.Pid }
+
 // Exited reports whether the process has ended.
 func (a *Agent) Exited() bool {
 	select {
