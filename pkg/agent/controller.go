@@ -234,6 +234,7 @@ func (c *controller) write(ctx context.Context, log *slog.Logger, writes []apply
 	}
 	res, err := c.exec.Run(ctx, writes)
 	c.metrics.observeWrites(res)
+	c.events.postWriteEvents(res.Events)
 	if err != nil {
 		c.metrics.errors.WithLabelValues("apply").Inc()
 		return res.Failed, err

@@ -73,16 +73,28 @@ func finalizerWrites(p plan.Plan, s plan.Snapshot) []Write {
 
 func stateWrites(p plan.Plan, s plan.Snapshot) []Write {
 	st := p.State
-	if !st.Write {
+	if !st.Write && !st.WriteNodePorts {
 		return nil
 	}
+	// Each key is sent only when it changed: allocations.json stays byte for byte
+	// what it was when only the remembered NodePorts moved.
+	data := map[string]string{}
+	var fields []string
+	if st.Write {
+		data[api.StateKey] = st.Encoded
+		fields = append(fields, "data["+api.StateKey+"]")
+	}
+	if st.WriteNodePorts {
+		data[api.NodePortsKey] = st.NodePortsEncoded
+		fields = append(fields, "data["+api.NodePortsKey+"]")
+	}
 	w := Write{Stage: StageState, Kind: KindState, Resource: "configmaps", Namespace: p.Mux.Namespace, Name: st.Name,
-		Fields: []string{"data[" + api.StateKey + "]"}}
+		Fields: fields}
 	if st.Create {
 		w.Verb = VerbCreate
 		w.Object = &corev1.ConfigMap{
 			ObjectMeta: metav1.ObjectMeta{Name: st.Name, Namespace: p.Mux.Namespace, Labels: st.Labels, Annotations: st.Annotations},
-			Data:       map[string]string{api.StateKey: st.Encoded},
+			Data:       data,
 		}
 		return []Write{w}
 	}
@@ -90,25 +102,23 @@ func stateWrites(p plan.Plan, s plan.Snapshot) []Write {
 	w.PatchType = types.MergePatchType
 	w.Patch = mustJSON(map[string]any{
 		"metadata": map[string]any{"annotations": st.Annotations, "resourceVersion": s.StateConfigMap.ResourceVersion},
-		"data":     map[string]string{api.StateKey: st.Encoded},
+		"data":     data,
 	})
 	return []Write{w}
 }
 
 // muxWrites patches spec.ports, the agent-owned annotations and a leftover
-// finalizer in one request. Ports are sent without nodePort: the API server keeps a
-// port's NodePort by port name, and an unchanged port keeps its name.
+// finalizer in one request. Ports are sent without nodePort — the API server keeps a
+// port's NodePort by port name, and an unchanged port keeps its name — except a
+// port being restored with its remembered NodePort (SPEC §10); that write carries a
+// Fallback without them, for when the API server refuses one.
 func muxWrites(p plan.Plan, s plan.Snapshot) []Write {
 	mux := s.Mux
 	meta := map[string]any{}
 	spec := map[string]any{}
 	var fields []string
 	if !samePorts(mux.Spec.Ports, p.Ports) {
-		ports := make([]map[string]any, len(p.Ports))
-		for i, sp := range p.Ports {
-			ports[i] = map[string]any{"name": sp.Name, "port": sp.Port, "protocol": sp.Protocol}
-		}
-		spec["ports"] = ports
+		spec["ports"] = portsPatch(p.Ports, true)
 		fields = append(fields, "spec.ports")
 	}
 	if ann, changed := annotationPatch(mux.Annotations, p.Annotations, p.RemoveAnnotations); len(changed) > 0 {
@@ -121,8 +131,12 @@ func muxWrites(p plan.Plan, s plan.Snapshot) []Write {
 		if len(spec) > 0 {
 			body["spec"] = spec
 		}
-		out = append(out, Write{Stage: StageMux, Kind: KindMux, Verb: VerbPatch, Resource: "services", Namespace: mux.Namespace,
-			Name: mux.Name, Fields: fields, PatchType: types.MergePatchType, Patch: mustJSON(body)})
+		w := Write{Stage: StageMux, Kind: KindMux, Verb: VerbPatch, Resource: "services", Namespace: mux.Namespace,
+			Name: mux.Name, Fields: fields, PatchType: types.MergePatchType, Patch: mustJSON(body)}
+		if len(spec) > 0 {
+			w.Fallback = nodePortFallback(p, body)
+		}
+		out = append(out, w)
 	}
 	for _, r := range p.StripFinalizers {
 		if r == p.Mux {

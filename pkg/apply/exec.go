@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/nowakeai/svcmux/pkg/api"
+	"github.com/nowakeai/svcmux/pkg/plan"
 )
 
 // Executor performs writes with one field manager. Stages run in order; the
@@ -35,6 +36,9 @@ type Result struct {
 	Applied []Applied
 	// Failed is the stage that failed (the later ones did not run); -1 when none did.
 	Failed Stage
+	// Events are what the writes themselves call for (a mux write that fell back
+	// from remembered NodePorts), for the caller to post.
+	Events []plan.Event
 }
 
 // Applied is one object as the API server left it after a write.
@@ -98,7 +102,7 @@ func (e *Executor) runStage(ctx context.Context, writes []Write, res *Result) er
 		go func(w Write) {
 			defer wg.Done()
 			defer func() { <-sem }()
-			rv, err := e.do(ctx, w)
+			rv, event, err := e.doOrFallback(ctx, w)
 			if apierrors.IsNotFound(err) && w.Verb == VerbDelete {
 				err = nil // already gone is what we wanted
 			}
@@ -112,6 +116,9 @@ func (e *Executor) runStage(ctx context.Context, writes []Write, res *Result) er
 				return
 			}
 			res.Writes[w.Kind]++
+			if event != nil {
+				res.Events = append(res.Events, *event)
+			}
 			if !e.DryRun {
 				res.Applied = append(res.Applied, Applied{Resource: w.Resource, Namespace: w.Namespace, Name: w.Name,
 					ResourceVersion: rv, Deleted: w.Verb == VerbDelete})

@@ -72,6 +72,9 @@ type Write struct {
 	Object runtime.Object
 	// Resource is the plural resource name: services, configmaps, endpointslices, endpoints.
 	Resource string
+	// Fallback, on a mux write asking for remembered NodePorts, is sent instead
+	// when the API server refuses them.
+	Fallback *Fallback
 }
 
 // String is a one-line description: "patch services app/api status (status.conditions)".

@@ -74,6 +74,7 @@ func Compute(s Snapshot, o Options) Plan {
 	p.reserveOwners()
 	p.admitAll()
 	p.buildPorts()
+	p.buildNodePorts()
 	p.buildState()
 	p.buildChannels()
 	p.buildEndpoints()

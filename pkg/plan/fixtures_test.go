@@ -167,10 +167,11 @@ func checkInvariants(t *testing.T, p Plan) {
 	if p.Frozen {
 		return
 	}
-	// Mux ports: sorted by (port, protocol), unique, uniquely named, name/port/protocol only.
+	// Mux ports: sorted by (port, protocol), unique, uniquely named, name/port/protocol
+	// only, and a remembered nodePort on a port being restored.
 	names := map[string]bool{}
 	for i, x := range p.Ports {
-		assert.Equal(t, corev1.ServicePort{Name: x.Name, Port: x.Port, Protocol: x.Protocol}, x)
+		assert.Equal(t, corev1.ServicePort{Name: x.Name, Port: x.Port, Protocol: x.Protocol, NodePort: x.NodePort}, x)
 		assert.False(t, names[x.Name], "mux port name %s is used twice", x.Name)
 		names[x.Name] = true
 		if i > 0 {

@@ -60,6 +60,10 @@ type Snapshot struct {
 	MuxEndpoints *corev1.Endpoints
 	// StateConfigMap is the mux's state ConfigMap, nil when absent.
 	StateConfigMap *corev1.ConfigMap
+	// NodePortHolders maps a NodePort to the other Service ("ns/name") holding it,
+	// for the remembered NodePorts of ports the live mux lacks (pkg/snapshot looks
+	// only those up). A NodePort not in it is taken as free.
+	NodePortHolders map[int32]string
 }
 
 // ObjectRef names the object an outcome or Event is about.
@@ -149,6 +153,13 @@ type StatePlan struct {
 	// Create when the ConfigMap does not exist yet.
 	Write  bool
 	Create bool
+	// NodePorts is the remembered NodePort of each mux port (nodeports.json, SPEC
+	// §10), sorted by name. WriteNodePorts is true when it differs from the live key
+	// (or that key is invalid), under the same rules as Write; NodePortsEncoded is
+	// then its exact bytes. The two keys are written independently.
+	NodePorts        state.NodePorts
+	NodePortsEncoded string
+	WriteNodePorts   bool
 }
 
 // ChannelOutcome is what the pass decided for one attached channel.

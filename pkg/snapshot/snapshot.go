@@ -53,6 +53,7 @@ func ServiceIndexers(keys api.Keys, defaultMuxNamespace string) cache.Indexers {
 			}
 			return []string{svc.Namespace + "/" + plan.StateConfigMapName(svc, keys)}, nil
 		},
+		IndexNodePort: nodePortIndex,
 	}
 }
 
@@ -164,6 +165,9 @@ func (r *Reader) Snapshot(mux *corev1.Service) (plan.Snapshot, error) {
 	cm := plan.StateConfigMapName(mux, r.keys)
 	if s.StateConfigMap, err = get[*corev1.ConfigMap](r.src.ConfigMaps, mux.Namespace, cm); err != nil {
 		return plan.Snapshot{}, fmt.Errorf("get state configmap %s/%s: %w", mux.Namespace, cm, err)
+	}
+	if s.NodePortHolders, err = r.nodePortHolders(mux, s.StateConfigMap); err != nil {
+		return plan.Snapshot{}, err
 	}
 	return s, nil
 }
