@@ -29,6 +29,10 @@ type apiServer struct {
 	inFlight    int
 	maxInFlight int
 	log         []string // "METHOD path" in arrival order
+	// When arrived is set, each request, once counted in flight, is announced
+	// on arrived and then held until the test sends on release: a barrier, so
+	// a test sees exactly how many requests are in flight without a delay.
+	arrived, release chan struct{}
 }
 
 func newAPIServer(t *testing.T, existing ...string) (*apiServer, kubernetes.Interface) {
@@ -69,6 +73,10 @@ func (s *apiServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.inFlight--
 		s.mu.Unlock()
 	}()
+	if s.arrived != nil {
+		s.arrived <- struct{}{}
+		<-s.release
+	}
 	time.Sleep(delay)
 
 	s.mu.Lock()

@@ -124,7 +124,11 @@ func TestRunWritesStageByStage(t *testing.T) {
 	assert.Zero(t, res.Conflicts)
 }
 
+// The server holds every request until the test releases it: the workers
+// fill up to their bound and stop there, and each release lets exactly one
+// more request in. No delay decides how many overlap.
 func TestRunBoundsConcurrencyByWorkers(t *testing.T) {
+	const writes = 12
 	tests := []struct {
 		name    string
 		workers int
@@ -133,24 +137,43 @@ func TestRunBoundsConcurrencyByWorkers(t *testing.T) {
 		{"one worker writes one request at a time", 1, 1},
 		{"zero workers still make progress, one at a time", 0, 1},
 		{"three workers keep at most three requests in flight", 3, 3},
-		{"more workers than writes run them all at once", 64, 12},
+		{"more workers than writes run them all at once", 64, writes},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var existing []string
 			var ws []Write
-			for i := 0; i < 12; i++ {
+			for i := 0; i < writes; i++ {
 				name := fmt.Sprintf("ch-%d", i)
 				existing = append(existing, "/api/v1/namespaces/app/services/"+name)
 				ws = append(ws, svcPatch(StageChannels, KindChannel, "app", name))
 			}
 			srv, client := newAPIServer(t, existing...)
-			srv.delay["PATCH"] = 30 * time.Millisecond
-			res, err := (&Executor{Client: client, Workers: tt.workers}).Run(context.Background(), ws)
-			require.NoError(t, err)
-			assert.Equal(t, 12, res.Writes[KindChannel])
+			srv.arrived, srv.release = make(chan struct{}), make(chan struct{})
+			type outcome struct {
+				res Result
+				err error
+			}
+			done := make(chan outcome, 1)
+			go func() {
+				res, err := (&Executor{Client: client, Workers: tt.workers}).Run(context.Background(), ws)
+				done <- outcome{res, err}
+			}()
+			for range tt.want { // the bound is reached with none answered
+				<-srv.arrived
+			}
+			for range writes - tt.want { // one answered, one more sent
+				srv.release <- struct{}{}
+				<-srv.arrived
+			}
+			for range tt.want {
+				srv.release <- struct{}{}
+			}
+			got := <-done
+			require.NoError(t, got.err)
+			assert.Equal(t, writes, got.res.Writes[KindChannel])
 			assert.Equal(t, tt.want, srv.maxInFlight, "requests in flight at once")
-			for _, a := range res.Applied {
+			for _, a := range got.res.Applied {
 				assert.Equal(t, "21", a.ResourceVersion, "the version the API server answered with")
 			}
 		})
