@@ -227,7 +227,8 @@ func run(ctx context.Context, cfg Config, client kubernetes.Interface, log *slog
 		log: log, dryRun: cfg.DryRun, reader: reader, queue: queue, events: events, metrics: m, now: time.Now,
 		opts: plan.Options{Keys: keys, DefaultMuxNamespace: cfg.DefaultMuxNamespace, EndpointsMode: plan.EndpointsMode(cfg.EndpointsMode),
 			StateCache: state.NewCache()},
-		exec: &apply.Executor{Client: client, DryRun: cfg.DryRun, Workers: cfg.ChannelWriteConcurrency},
+		exec:       &apply.Executor{Client: client, DryRun: cfg.DryRun, Workers: cfg.ChannelWriteConcurrency},
+		namespaces: &namespaceWatch{enabled: cfg.NamespaceSelector, client: client, reader: reader, keys: keys, enqueue: enqueue, log: log},
 	}
 	if !cfg.LeaderElect {
 		m.leader.Set(1)

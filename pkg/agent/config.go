@@ -59,6 +59,10 @@ type Config struct {
 	ChannelWriteConcurrency int
 	// CoalesceWindow delays a mux's pass so changes arriving together share it.
 	CoalesceWindow time.Duration
+	// NamespaceSelector lets muxes admit channels by Namespace labels (SPEC §10):
+	// the agent then watches Namespaces, from the first mux with a selector on.
+	// Off by default, so the agent needs no RBAC on Namespaces.
+	NamespaceSelector bool
 
 	LogLevel  string
 	LogFormat string
@@ -118,6 +122,8 @@ func (c *Config) AddFlags(fs *pflag.FlagSet) {
 		"how long a changed mux waits before its pass, so changes arriving together share one pass (0: none)")
 	fs.IntVar(&c.ChannelWriteConcurrency, "channel-write-concurrency", c.ChannelWriteConcurrency,
 		"writes in flight at once within one mux pass")
+	fs.BoolVar(&c.NamespaceSelector, "namespace-selector", c.NamespaceSelector,
+		"honour <prefix>/allowed-namespace-selector on muxes: watch Namespaces once a mux uses one (needs list and watch on namespaces)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json")
 }

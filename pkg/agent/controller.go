@@ -36,6 +36,8 @@ type controller struct {
 	events  *eventPoster
 	metrics *metrics
 	now     func() time.Time
+	// namespaces is the lazily started Namespace watch; nil in tests without one.
+	namespaces *namespaceWatch
 }
 
 func newQueue() workqueue.TypedRateLimitingInterface[string] {
@@ -131,6 +133,11 @@ func (c *controller) syncMux(ctx context.Context, opts plan.Options, ref api.Mux
 	if mux == nil {
 		c.metrics.forgetMux(ref)
 		return c.syncOrphans(ctx, opts, ref, log)
+	}
+	if plan.UsesNamespaceSelector(mux, c.opts.Keys) && !c.namespaces.ready(ctx) {
+		// Queued again once the Namespace cache has synced.
+		log.Debug("namespace cache not synced yet; the selector mux waits")
+		return nil
 	}
 	snap, err := c.reader.Snapshot(mux)
 	if err != nil {

@@ -18,6 +18,10 @@ type Keys struct {
 	PortRange           string // ranges for name:auto
 	MaxPorts            string // port limit
 	AllocationConfigMap string // state ConfigMap name override
+	// Who may attach (SPEC §10): namespace names and trailing-* globs, and a
+	// label selector on Namespace labels. Neither set: every namespace.
+	AllowedNamespaces        string
+	AllowedNamespaceSelector string
 
 	// Channel annotations written by users.
 	ExternalPorts       string // name:port|auto mapping
@@ -46,22 +50,24 @@ func NewKeys(prefix string) Keys {
 	}
 	k := func(name string) string { return prefix + "/" + name }
 	return Keys{
-		Prefix:                prefix,
-		Multiplexer:           k("multiplexer"),
-		PortRange:             k("port-range"),
-		MaxPorts:              k("max-ports"),
-		AllocationConfigMap:   k("allocation-configmap"),
-		ExternalPorts:         k("external-ports"),
-		ExternalDNSHostname:   k("external-dns-hostname"),
-		Ports:                 k("ports"),
-		Channels:              k("channels"),
-		Topology:              k("topology"),
-		Summary:               k("summary"),
-		AggregatedExternalDNS: k("aggregated-external-dns"),
-		Managed:               k("managed"),
-		Mux:                   k("mux"),
-		Finalizer:             k("finalizer"),
-		AcceptedCondition:     k("Accepted"),
+		Prefix:                   prefix,
+		Multiplexer:              k("multiplexer"),
+		PortRange:                k("port-range"),
+		MaxPorts:                 k("max-ports"),
+		AllocationConfigMap:      k("allocation-configmap"),
+		AllowedNamespaces:        k("allowed-namespaces"),
+		AllowedNamespaceSelector: k("allowed-namespace-selector"),
+		ExternalPorts:            k("external-ports"),
+		ExternalDNSHostname:      k("external-dns-hostname"),
+		Ports:                    k("ports"),
+		Channels:                 k("channels"),
+		Topology:                 k("topology"),
+		Summary:                  k("summary"),
+		AggregatedExternalDNS:    k("aggregated-external-dns"),
+		Managed:                  k("managed"),
+		Mux:                      k("mux"),
+		Finalizer:                k("finalizer"),
+		AcceptedCondition:        k("Accepted"),
 	}
 }
 

@@ -23,6 +23,8 @@ const (
 	ReasonChannelFieldIgnored              = "ChannelFieldIgnored"
 	ReasonMuxExternalDNSAnnotationConflict = "MuxExternalDnsAnnotationConflict"
 	ReasonMuxNotFound                      = "MuxNotFound"
+	ReasonNamespaceNotAllowed              = "NamespaceNotAllowed"
+	ReasonInvalidAllowedNamespaces         = "InvalidAllowedNamespaces"
 )
 
 // Event types: svcmux posts the standard Warning where the Python controller used Error.

@@ -93,7 +93,7 @@ func (o *CheckOptions) Run(cmd *cobra.Command) (CheckReport, error) {
 		if err != nil {
 			return CheckReport{}, err
 		}
-		if live, err = readLists(cmd.Context(), c); err != nil {
+		if live, err = readLists(cmd.Context(), c, g.Keys()); err != nil {
 			return CheckReport{}, err
 		}
 	}

@@ -72,7 +72,7 @@ var (
 
 // readLists does one List per kind, concurrently. Services and EndpointSlices are read
 // cluster-wide because channels attach to a mux from any namespace.
-func readLists(ctx context.Context, c kubernetes.Interface) (snapshot.Lists, error) {
+func readLists(ctx context.Context, c kubernetes.Interface, keys api.Keys) (snapshot.Lists, error) {
 	var (
 		l    snapshot.Lists
 		wg   sync.WaitGroup
@@ -123,7 +123,25 @@ func readLists(ctx context.Context, c kubernetes.Interface) (snapshot.Lists, err
 	if len(errs) > 0 {
 		return l, errs[0]
 	}
-	return l, nil
+	return l, readNamespaces(ctx, c, keys, &l)
+}
+
+// readNamespaces lists Namespaces only when some mux admits channels by a
+// namespace selector: as the agent, the plugin needs no Namespace read otherwise.
+func readNamespaces(ctx context.Context, c kubernetes.Interface, keys api.Keys, l *snapshot.Lists) error {
+	needed := false
+	for i := range l.Services {
+		needed = needed || plan.UsesNamespaceSelector(&l.Services[i], keys)
+	}
+	if !needed {
+		return nil
+	}
+	r, err := c.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return &ReadError{Resource: "namespaces", Err: err}
+	}
+	l.Namespaces, l.NamespacesListed = r.Items, true
+	return nil
 }
 
 // loadCluster reads the cluster and plans every mux in scope.
@@ -132,7 +150,7 @@ func (g *Globals) loadCluster(ctx context.Context, namespace string) (*Cluster, 
 	if err != nil {
 		return nil, err
 	}
-	l, err := readLists(ctx, c)
+	l, err := readLists(ctx, c, g.Keys())
 	if err != nil {
 		return nil, err
 	}

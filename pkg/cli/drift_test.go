@@ -70,7 +70,7 @@ func driftWorld(t *testing.T, extra ...runtime.Object) []runtime.Object {
 		slice,
 	}, extra...)
 	c := fake.NewClientset(objs...)
-	l, err := readLists(ctx, c)
+	l, err := readLists(ctx, c, api.NewKeys(""))
 	require.NoError(t, err)
 	cl, err := (&Globals{APIPrefix: api.DefaultPrefix, DefaultMuxNamespace: DefaultMuxNamespace}).planLists(l, "")
 	require.NoError(t, err)
@@ -78,7 +78,7 @@ func driftWorld(t *testing.T, extra ...runtime.Object) []runtime.Object {
 		_, err := (&apply.Executor{Client: c, Workers: 1}).Run(ctx, apply.Diff(m.Plan, m.Snapshot))
 		require.NoError(t, err)
 	}
-	l, err = readLists(ctx, c)
+	l, err = readLists(ctx, c, api.NewKeys(""))
 	require.NoError(t, err)
 	var out []runtime.Object
 	for i := range l.Services {

@@ -139,7 +139,7 @@ func (o *RepairOptions) Run(ctx context.Context, namespace string, args []string
 	if err != nil {
 		return err
 	}
-	l, err := readLists(ctx, c)
+	l, err := readLists(ctx, c, o.g.Keys())
 	if err != nil {
 		return err
 	}

@@ -114,6 +114,9 @@ var catalog = []Entry{
 	{Code: "SVCMUX205", Severity: SeverityWarning, Check: CheckDrift, Title: "agent-owned fields drifted",
 		Message: "{count} agent-owned field(s) differ from what the agent writes: {fields}; a running agent restores them on its next pass, a writer that keeps putting them back fights it",
 		Fix:     "kubectl svcmux drift {mux}"},
+	{Code: "SVCMUX206", Severity: SeverityError, Check: CheckMux, Title: "invalid allowed-namespaces rule (InvalidAllowedNamespaces)",
+		Message: "{detail}",
+		Fix:     "kubectl -n {namespace} annotate svc {name} --overwrite {key}='team-a,team-*'"},
 
 	// 3xx: channels.
 	{Code: "SVCMUX301", Severity: SeverityError, Check: CheckChannel, Title: "channel names no mux (MuxNotFound)",
@@ -143,6 +146,9 @@ var catalog = []Entry{
 	{Code: "SVCMUX309", Severity: SeverityWarning, Check: CheckChannelFields, Title: "field a shared load balancer cannot honour",
 		Message: "channel {channel} sets {fields}, which the shared load balancer of mux {mux} cannot honour; set them on the mux, or give the workload its own load balancer",
 		Fix:     "kubectl -n {namespace} edit svc {name}  # remove {fields}"},
+	{Code: "SVCMUX310", Severity: SeverityError, Check: CheckChannel, Title: "namespace not admitted by the mux (NamespaceNotAllowed)",
+		Message: "{detail}",
+		Fix:     "kubectl -n {muxNamespace} annotate svc {muxName} --overwrite {key}='<allowed namespaces>,{namespace}'"},
 
 	// 4xx: the state ConfigMap.
 	{Code: "SVCMUX401", Severity: SeverityError, Check: CheckState, Title: "state ConfigMap invalid",

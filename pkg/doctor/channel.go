@@ -20,6 +20,7 @@ var channelCodes = map[string]struct {
 	api.ReasonInvalidPortMapping:       {"SVCMUX304", func(k api.Keys) string { return k.ExternalPorts }, false},
 	api.ReasonMuxPortConflict:          {"SVCMUX305", func(k api.Keys) string { return k.ExternalPorts }, false},
 	api.ReasonMuxPortLimitExceeded:     {"SVCMUX306", func(k api.Keys) string { return k.MaxPorts }, true},
+	api.ReasonNamespaceNotAllowed:      {"SVCMUX310", func(k api.Keys) string { return k.AllowedNamespaces }, true},
 }
 
 // checkChannels reports each channel the planner refused: rejected (nothing served)

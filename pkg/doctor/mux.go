@@ -34,6 +34,7 @@ var muxCodes = []struct {
 	{api.ReasonNotLoadBalancer, "SVCMUX202", nil},
 	{api.ReasonInvalidPortRange, "SVCMUX203", func(k api.Keys) string { return k.PortRange }},
 	{api.ReasonInvalidMaxPorts, "SVCMUX204", func(k api.Keys) string { return k.MaxPorts }},
+	{api.ReasonInvalidAllowedNamespaces, "SVCMUX206", func(k api.Keys) string { return k.AllowedNamespaces }},
 }
 
 // checkMuxes reports every mux the planner refused, in the planner's own words.

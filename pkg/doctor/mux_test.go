@@ -30,6 +30,10 @@ func TestMuxValidity(t *testing.T) {
 			[]Finding{{Code: "SVCMUX204", Severity: SeverityError, Object: "Service svc-mux/mux",
 				Message: `mux svc-mux/mux: invalid svc-mux.nowake.ai/max-ports value "zero"; expected an integer >= 1; the mux keeps its current ports, endpoints and state until it is fixed`,
 				Fix:     "kubectl -n svc-mux annotate svc mux --overwrite svc-mux.nowake.ai/max-ports=100", Docs: "docs/plugin/doctor.md#svcmux204"}}},
+		{"an invalid allowed-namespaces names the annotation", testMux("mux", annotate(testKeys.AllowedNamespaces, "Team")),
+			[]Finding{{Code: "SVCMUX206", Severity: SeverityError, Object: "Service svc-mux/mux",
+				Message: `mux svc-mux/mux: annotation svc-mux.nowake.ai/allowed-namespaces: "Team": not a namespace name or a name prefix followed by *; expected "*" or a comma list such as "team-a, team-*"; the mux keeps its current ports, endpoints and state until it is fixed`,
+				Fix:     "kubectl -n svc-mux annotate svc mux --overwrite svc-mux.nowake.ai/allowed-namespaces='team-a,team-*'", Docs: "docs/plugin/doctor.md#svcmux206"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

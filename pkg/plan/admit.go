@@ -42,6 +42,9 @@ func (p *pass) admitAll() {
 }
 
 func (p *pass) admit(c *channelView) decision {
+	if c.denied != nil {
+		return p.refuse(c, c.denied) // holds nothing, so nothing is kept
+	}
 	if c.invalid != nil {
 		return p.refuse(c, c.invalid)
 	}

@@ -47,6 +47,9 @@ type channelView struct {
 	ports []portView // named ports in spec.ports order
 	// invalid is set when the channel cannot be admitted whatever the mux holds.
 	invalid *rejection
+	// denied is set when the mux does not admit the channel's namespace: unlike
+	// invalid, the channel keeps nothing it held.
+	denied *rejection
 }
 
 // owner is the "namespace/service:hash" form used in conflict messages.

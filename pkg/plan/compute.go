@@ -27,6 +27,7 @@ type pass struct {
 	ranges   ports.Ranges
 	rangeErr error
 	limit    int // 0 = no limit
+	tenancy  Tenancy
 
 	stateOK      bool
 	stateProblem string
@@ -71,6 +72,7 @@ func Compute(s Snapshot, o Options) Plan {
 		return p.plan
 	}
 	p.project()
+	p.denyOutsiders()
 	p.reserveOwners()
 	p.admitAll()
 	p.buildPorts()
@@ -110,6 +112,9 @@ func (p *pass) readMux() bool {
 	}
 	p.limit = limit
 	p.plan.Limit = limit
+	if !p.readTenancy() {
+		return false
+	}
 	p.ranges, p.rangeErr = ports.ParsePortRange(mux.Annotations[p.keys.PortRange])
 	if p.rangeErr == nil {
 		p.plan.PortRange = p.ranges.String()

@@ -46,6 +46,9 @@ func (p *pass) reserveOwners() {
 // hold records an owner unless the identity or the key is already taken.
 func (p *pass) hold(ref portRef, key ports.Key, claim *state.Claim) {
 	pv := ref.port()
+	if ref.ch.denied != nil {
+		return // a namespace the mux no longer admits owns nothing
+	}
 	if _, taken := p.ledger.Owner(key); taken {
 		return
 	}

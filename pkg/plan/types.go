@@ -60,6 +60,10 @@ type Snapshot struct {
 	MuxEndpoints *corev1.Endpoints
 	// StateConfigMap is the mux's state ConfigMap, nil when absent.
 	StateConfigMap *corev1.ConfigMap
+	// Namespaces are the labels of the channels' namespaces, by name. Read only
+	// for a mux with <prefix>/allowed-namespace-selector; nil means the reader
+	// does not watch Namespaces (the mux is then frozen with a message saying so).
+	Namespaces map[string]map[string]string
 	// NodePortHolders maps a NodePort to the other Service ("ns/name") holding it,
 	// for the remembered NodePorts of ports the live mux lacks (pkg/snapshot looks
 	// only those up). A NodePort not in it is taken as free.

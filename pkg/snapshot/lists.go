@@ -16,6 +16,10 @@ type Lists struct {
 	EndpointSlices []discoveryv1.EndpointSlice
 	ConfigMaps     []corev1.ConfigMap
 	Endpoints      []corev1.Endpoints
+	// Namespaces are read only when some mux uses a namespace selector
+	// (NamespacesListed); without them such a mux plans as frozen.
+	Namespaces       []corev1.Namespace
+	NamespacesListed bool
 }
 
 // FromLists indexes l the way the agent's informers are indexed, so the plugin and
@@ -54,5 +58,15 @@ func FromLists(keys api.Keys, defaultMuxNamespace string, l Lists) (*Reader, err
 			return nil, err
 		}
 	}
-	return NewReader(keys, src), nil
+	r := NewReader(keys, src)
+	if l.NamespacesListed {
+		ns := cache.NewStore(cache.MetaNamespaceKeyFunc)
+		for i := range l.Namespaces {
+			if err := ns.Add(&l.Namespaces[i]); err != nil {
+				return nil, fmt.Errorf("index namespaces: %w", err)
+			}
+		}
+		r.SetNamespaces(ns)
+	}
+	return r, nil
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -84,8 +85,9 @@ type Sources struct {
 
 // Reader builds plan snapshots from Sources.
 type Reader struct {
-	keys api.Keys
-	src  Sources
+	keys       api.Keys
+	src        Sources
+	namespaces atomic.Pointer[namespaceStore]
 }
 
 // NewReader reads src with the annotation keys of one prefix.
@@ -155,6 +157,9 @@ func (r *Reader) Snapshot(mux *corev1.Service) (plan.Snapshot, error) {
 			return plan.Snapshot{}, err
 		}
 		s.ChannelSlices = append(s.ChannelSlices, slices...)
+	}
+	if s.Namespaces, err = r.namespaceLabels(mux, s.Channels); err != nil {
+		return plan.Snapshot{}, err
 	}
 	if s.MuxSlices, err = r.slicesOf(mux.Namespace, mux.Name); err != nil {
 		return plan.Snapshot{}, err

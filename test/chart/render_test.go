@@ -35,7 +35,7 @@ func everythingOn() map[string]any {
 			"metricsFrom": []any{map[string]any{"namespaceSelector": map[string]any{"matchLabels": map[string]any{"name": "monitoring"}}}},
 			"apiServer":   map[string]any{"cidrs": []any{"10.0.0.1/32"}}},
 		"podDisruptionBudget": map[string]any{"minAvailable": 1},
-		"agent": map[string]any{"dryRun": true, "endpointsMode": "both",
+		"agent": map[string]any{"dryRun": true, "endpointsMode": "both", "namespaceSelector": true,
 			"leaderElection": map[string]any{"leaseDuration": "30s", "renewDeadline": "20s", "retryPeriod": "4s"},
 			"extraArgs":      []any{"--log-level=debug"}},
 	}
@@ -105,7 +105,7 @@ func TestTheAgentRunsWithFlagsItKnows(t *testing.T) {
 			[]string{"--api-prefix=svc-mux.nowake.ai", "--default-mux-namespace=svc-mux", "--endpoints-mode=slices",
 				"--dry-run=false", "--leader-elect=true", "--leader-election-id=svcmux-agent",
 				"--metrics-bind-address=:8080", "--health-probe-bind-address=:8081", "--kube-api-qps=1000",
-				"--kube-api-burst=2000", "--workers=4", "--channel-write-concurrency=32", "--coalesce-window=100ms",
+				"--kube-api-burst=2000", "--workers=4", "--channel-write-concurrency=32", "--coalesce-window=100ms", "--namespace-selector=false",
 				"--log-level=info", "--log-format=json"}},
 		{"the Python controller's DEFAULT_MUX_NAMESPACE and DRYRUN_MODE keep their meaning",
 			func(*testing.T) map[string]any {
@@ -116,7 +116,7 @@ func TestTheAgentRunsWithFlagsItKnows(t *testing.T) {
 			[]string{"--api-prefix=lb.example.com", "--default-mux-namespace=muxes", "--endpoints-mode=slices",
 				"--dry-run=true", "--leader-elect=true", "--leader-election-id=svcmux-agent",
 				"--metrics-bind-address=:8080", "--health-probe-bind-address=:8081", "--kube-api-qps=1000",
-				"--kube-api-burst=2000", "--workers=4", "--channel-write-concurrency=32", "--coalesce-window=100ms",
+				"--kube-api-burst=2000", "--workers=4", "--channel-write-concurrency=32", "--coalesce-window=100ms", "--namespace-selector=false",
 				"--log-level=info", "--log-format=json"}},
 		{"agent values become flags, extra arguments last",
 			func(*testing.T) map[string]any { return everythingOn() },
@@ -125,7 +125,7 @@ func TestTheAgentRunsWithFlagsItKnows(t *testing.T) {
 				"--leader-election-lease-duration=30s", "--leader-election-renew-deadline=20s",
 				"--leader-election-retry-period=4s", "--metrics-bind-address=:8080", "--health-probe-bind-address=:8081",
 				"--kube-api-qps=1000", "--kube-api-burst=2000", "--workers=4", "--channel-write-concurrency=32",
-				"--coalesce-window=100ms", "--log-level=info", "--log-format=json", "--log-level=debug"}},
+				"--coalesce-window=100ms", "--namespace-selector=true", "--log-level=info", "--log-format=json", "--log-level=debug"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

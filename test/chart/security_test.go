@@ -130,6 +130,13 @@ func TestRBACIsExactlyTheAgentsWrites(t *testing.T) {
 				rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get"}}),
 			[]rbacv1.PolicyRule{wantLease[0],
 				{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, ResourceNames: []string{"mux-leader"}, Verbs: []string{"get", "update"}}}},
+		{"agent.namespaceSelector adds list and watch on namespaces, and nothing else",
+			func(*testing.T) map[string]any {
+				return map[string]any{"agent": map[string]any{"namespaceSelector": true}}
+			},
+			append(append([]rbacv1.PolicyRule{}, wantCluster...),
+				rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"list", "watch"}}),
+			wantLease},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
