@@ -111,6 +111,9 @@ func (c *controller) sync(ctx context.Context, key string) (err error) {
 			result = resultError
 		}
 		c.metrics.passes.WithLabelValues(kind, result).Inc()
+		if !isChannel {
+			c.metrics.muxPasses.WithLabelValues(namespace, name).Inc()
+		}
 	}()
 	opts := c.opts
 	// The API stores times in seconds; a sub-second Now would never compare equal.

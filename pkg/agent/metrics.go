@@ -27,6 +27,7 @@ const (
 type metrics struct {
 	registry  *prometheus.Registry
 	passes    *prometheus.CounterVec
+	muxPasses *prometheus.CounterVec
 	errors    *prometheus.CounterVec
 	writes    *prometheus.CounterVec
 	conflicts prometheus.Counter
@@ -44,6 +45,11 @@ func newMetrics() *metrics {
 		passes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "svcmux_passes_total", Help: "Reconcile passes by kind (mux, channel) and result (success, conflict, error).",
 		}, []string{"kind", "result"}),
+		// Per mux, so a test (or an operator) can tell that the agent has looked
+		// at one mux since a moment: svcmux_passes_total sums every mux.
+		muxPasses: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "svcmux_mux_passes_total", Help: "Finished passes of each mux, every result.",
+		}, []string{"namespace", "mux"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "svcmux_errors_total", Help: "Failed passes by the step that failed (snapshot, apply).",
 		}, []string{"step"}),
@@ -75,7 +81,7 @@ func newMetrics() *metrics {
 			Name: "svcmux_startup_timestamp_seconds", Help: "Unix time the informers started (phase=list: the first LIST is sent) and their caches synced (phase=synced).",
 		}, []string{"phase"}),
 	}
-	m.registry.MustRegister(m.passes, m.errors, m.writes, m.conflicts, m.events, m.channels, m.ports, m.duration, m.leader, m.startup,
+	m.registry.MustRegister(m.passes, m.muxPasses, m.errors, m.writes, m.conflicts, m.events, m.channels, m.ports, m.duration, m.leader, m.startup,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
