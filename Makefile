@@ -147,10 +147,13 @@ demo-stop:
 	  if ! kill -0 $$pid 2>/dev/null; then echo "demo: stopped"; exit 0; fi; sleep 0.2; done; \
 	echo "demo: still running after 60s; killing it (its components die with it)"; kill -KILL $$pid
 
-## bench-e2e: convergence benchmark on the real control plane (SPEC §7, §9): 100 and 1,000
-## channels on one mux and 2,000 on 20 muxes against the API server's write floor, writes
-## made, idle writes. Reports on stdout and in test/bench/results/. The idle window is
-## SVCMUX_BENCH_IDLE (default 60s); pick scenarios with BENCH_RUN (a -run pattern).
+## bench-e2e: convergence benchmark on the real control plane (SPEC §7, §9, issue 17): cold
+## starts of 1,000 and 3,000 channels on one mux and 5,000 on 50 muxes, 2,000 on 20 under
+## churn (50 creates + 50 deletes a second), 100 and 1,000 created while the agent runs;
+## against the API server's write floor: writes vs the minimum, Events, agent peak RSS and
+## CPU, idle writes, and the planner benchmark. Writes test/bench/results/<date>-<commit>.md
+## with PNG charts. The idle window is SVCMUX_BENCH_IDLE (default 60s); pick tests with
+## BENCH_RUN (a -run pattern, e.g. 'TestConvergence/d-').
 BENCH_RUN ?= ^(TestConvergence|TestPluginReadsAgainstKubectlGet)$$
 bench-e2e: testenv
 	SVCMUX_BENCH=1 $(GO) test -count=1 -timeout 120m -v -run '$(BENCH_RUN)' ./test/bench

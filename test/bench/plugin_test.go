@@ -55,7 +55,7 @@ func TestPluginReadsAgainstKubectlGet(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitSlices(t, c, ns, sc.channels())
-	agent := startAgent(t, cp, sc, ns)
+	agent, _ := startAgent(t, cp, sc, ns)
 	waitQuiet(t, c, agent, ns, sc.muxes)
 
 	bin, err := pluginrun.Binary()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,35 +15,41 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
-
-	"github.com/nowakeai/svcmux/test/controlplane"
 )
 
 // watcher follows the scenario's Services with its own informer and notes the
-// moment the last of them reached its converged state.
+// moment every channel it expects, and every mux, reached its converged state.
 type watcher struct {
 	sc      scenario
 	ingress map[string]string
 	updates atomic.Int64 // Service updates seen (for the idle check)
 
-	mu        sync.Mutex
-	channelOK map[string]bool
-	muxOK     map[string]bool
-	nChannels int
-	nMuxes    int
-	done      chan struct{}
-	doneAt    time.Time
+	mu      sync.Mutex
+	latest  map[string]*corev1.Service // every Service seen, by name
+	want    map[string]int             // expected channel name -> index
+	muxWant map[string]map[int32]bool  // mux -> the ports of its expected channels
+	ok      map[string]bool            // expected channels and muxes converged
+	nOK     int
+	done    chan struct{}
+	doneAt  time.Time
 }
 
 func watchConvergence(t *testing.T, c kubernetes.Interface, ns string, sc scenario, ingress map[string]string) *watcher {
-	w := &watcher{sc: sc, ingress: ingress, channelOK: map[string]bool{}, muxOK: map[string]bool{}, done: make(chan struct{})}
+	w := &watcher{sc: sc, ingress: ingress, latest: map[string]*corev1.Service{}}
+	w.expect(seq(0, sc.channels()))
 	factory := informers.NewSharedInformerFactoryWithOptions(c, 0, informers.WithNamespace(ns))
 	inf := factory.Core().V1().Services().Informer()
 	_, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc: func(obj any) { w.observe(obj) },
+		AddFunc: func(obj any) { w.observe(obj, false) },
 		UpdateFunc: func(_, obj any) {
 			w.updates.Add(1)
-			w.observe(obj)
+			w.observe(obj, false)
+		},
+		DeleteFunc: func(obj any) {
+			if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = d.Obj
+			}
+			w.observe(obj, true)
 		},
 	})
 	if err != nil {
@@ -62,7 +67,50 @@ func watchConvergence(t *testing.T, c kubernetes.Interface, ns string, sc scenar
 	return w
 }
 
-func (w *watcher) observe(obj any) {
+// seq is from, from+1, ..., to-1.
+func seq(from, to int) []int {
+	s := make([]int, 0, to-from)
+	for i := from; i < to; i++ {
+		s = append(s, i)
+	}
+	return s
+}
+
+// expect makes channels (by index) the converged set to wait for: done is a
+// new channel, closed once they all are converged and each mux serves exactly
+// their ports.
+func (w *watcher) expect(channels []int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.want, w.muxWant = map[string]int{}, map[string]map[int32]bool{}
+	for m := range w.sc.muxes {
+		w.muxWant[muxName(m)] = map[int32]bool{}
+	}
+	for _, i := range channels {
+		w.want[channelName(i)] = i
+		w.muxWant[muxOf(w.sc, i)][portOf(w.sc, i)] = true
+	}
+	w.ok, w.nOK, w.done, w.doneAt = map[string]bool{}, 0, make(chan struct{}), time.Time{}
+	for name, svc := range w.latest {
+		w.judge(name, svc)
+	}
+	w.check(time.Now())
+}
+
+// converged returns the channel closed by the current expect's convergence,
+// and the moment it happened.
+func (w *watcher) converged() (<-chan struct{}, func() time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	done := w.done
+	return done, func() time.Time {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		return w.doneAt
+	}
+}
+
+func (w *watcher) observe(obj any, deleted bool) {
 	svc, ok := obj.(*corev1.Service)
 	if !ok {
 		return
@@ -70,26 +118,42 @@ func (w *watcher) observe(obj any) {
 	now := time.Now()
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if strings.HasPrefix(svc.Name, "mux-") {
-		set(w.muxOK, svc.Name, w.muxConverged(svc), &w.nMuxes)
-	} else if i, err := strconv.Atoi(strings.TrimPrefix(svc.Name, "ch-")); err == nil {
-		set(w.channelOK, svc.Name, w.channelConverged(svc, i), &w.nChannels)
+	name := svc.Name
+	if deleted {
+		delete(w.latest, name)
+		svc = nil
+	} else {
+		w.latest[name] = svc
 	}
-	if w.nChannels == w.sc.channels() && w.nMuxes == w.sc.muxes && w.doneAt.IsZero() {
+	w.judge(name, svc)
+	w.check(now)
+}
+
+// judge updates name's converged mark from svc (nil: deleted).
+func (w *watcher) judge(name string, svc *corev1.Service) {
+	var v bool
+	if ports, isMux := w.muxWant[name]; isMux {
+		v = svc != nil && muxConverged(svc, ports)
+	} else if i, expected := w.want[name]; expected {
+		v = svc != nil && w.channelConverged(svc, i)
+	} else {
+		return
+	}
+	if w.ok[name] != v {
+		if v {
+			w.nOK++
+		} else {
+			w.nOK--
+		}
+	}
+	w.ok[name] = v
+}
+
+func (w *watcher) check(now time.Time) {
+	if w.nOK == len(w.want)+len(w.muxWant) && w.doneAt.IsZero() {
 		w.doneAt = now
 		close(w.done)
 	}
-}
-
-func set(m map[string]bool, k string, v bool, n *int) {
-	if m[k] != v {
-		if v {
-			*n++
-		} else {
-			*n--
-		}
-	}
-	m[k] = v
 }
 
 func (w *watcher) channelConverged(svc *corev1.Service, i int) bool {
@@ -108,12 +172,14 @@ func (w *watcher) channelConverged(svc *corev1.Service, i int) bool {
 	return false
 }
 
-func (w *watcher) muxConverged(svc *corev1.Service) bool {
-	if len(svc.Spec.Ports) != w.sc.perMux {
+// muxConverged: the mux serves exactly want (the default mapping: each
+// channel's port number is its public port).
+func muxConverged(svc *corev1.Service, want map[int32]bool) bool {
+	if len(svc.Spec.Ports) != len(want) {
 		return false
 	}
 	for _, p := range svc.Spec.Ports {
-		if p.Port < basePort || p.Port >= basePort+int32(w.sc.perMux) {
+		if !want[p.Port] {
 			return false
 		}
 	}
@@ -123,21 +189,10 @@ func (w *watcher) muxConverged(svc *corev1.Service) bool {
 func (w *watcher) describe() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return fmt.Sprintf("%d of %d channels and %d of %d muxes converged", w.nChannels, w.sc.channels(), w.nMuxes, w.sc.muxes)
+	return fmt.Sprintf("%d of %d channels and muxes converged", w.nOK, len(w.want)+len(w.muxWant))
 }
 
 // --- helpers -----------------------------------------------------------------
-
-// fastClient is an admin client without client-side rate limiting worth the name.
-func fastClient(t *testing.T, cp *controlplane.ControlPlane) kubernetes.Interface {
-	cfg := cp.Config()
-	cfg.QPS, cfg.Burst = 100000, 100000
-	c, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
 
 // parallel runs fn(0..n-1) on `workers` goroutines and returns the first error.
 func parallel(n, workers int, fn func(i int) error) error {

@@ -1,0 +1,304 @@
+package bench
+
+import (
+	"fmt"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+)
+
+// report is what TestConvergence writes to test/bench/results/<date>-<commit>.md,
+// with its charts beside it.
+type report struct {
+	started            time.Time
+	loadStart, loadEnd string
+	tree, controlPlane string
+	idle               time.Duration
+	results            []result
+	planner            []plannerPoint
+	plannerErr         error
+	agentHelp          string
+}
+
+// write draws the charts to base-*.png and the report to base.md, and returns
+// the report. A chart that cannot be drawn is named in the report.
+func (rep report) write(base string) (string, error) {
+	var charts []string
+	for _, c := range []struct {
+		suffix, title string
+		draw          func(string) error
+	}{
+		{"-convergence.png", "Cold-start convergence vs the write floor", func(p string) error { return convergenceChart(rep.results, p) }},
+		{"-planner.png", "Planner time vs channel count", func(p string) error { return plannerChart(rep.planner, p) }},
+		{"-writes.png", "Writes per scenario vs the minimum", func(p string) error { return writesChart(rep.results, p) }},
+	} {
+		if err := c.draw(base + c.suffix); err != nil {
+			charts = append(charts, fmt.Sprintf("- %s: not drawn (%v)", c.title, err))
+			continue
+		}
+		charts = append(charts, fmt.Sprintf("![%s](%s)", c.title, filepath.Base(base+c.suffix)))
+	}
+	md := rep.markdown(charts)
+	return md, os.WriteFile(base+".md", []byte(md), 0o644)
+}
+
+func (rep report) markdown(charts []string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# svcmux convergence at production size, %s\n\n", rep.started.UTC().Format("2006-01-02 15:04 MST"))
+	b.WriteString("Written by `make bench-e2e` (test/bench `TestConvergence`) on the real control plane " +
+		"(etcd, kube-apiserver, kube-controller-manager) with the real agent binary. The figures are reported, " +
+		"not asserted; the only assertion is 0 writes when idle.\n\n")
+	b.WriteString("## Machine and flags\n\n")
+	fmt.Fprintf(&b, "- CPU: %s, %d cores (GOMAXPROCS %d), Linux %s\n", cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0), kernel())
+	fmt.Fprintf(&b, "- load average (1, 5, 15 min) at start: %s; at end: %s. The machine is shared: other work may have been running.\n",
+		rep.loadStart, rep.loadEnd)
+	fmt.Fprintf(&b, "- %s; control plane %s; tree %s\n", runtime.Version(), rep.controlPlane, rep.tree)
+	fmt.Fprintf(&b, "- bench: %d client workers create the channels and make the floor's writes; idle window %v; environment: %s\n",
+		workers, rep.idle, benchEnv())
+	fmt.Fprintf(&b, "- agent: `%s` (agentrun adds `--kubeconfig`, `--leader-elect=false` and loopback metrics and probe addresses); "+
+		"every other flag at its default, as its `--help` prints them:\n\n", strings.Join(agentArgs("<scenario namespace>", "info"), " "))
+	fmt.Fprintf(&b, "<details><summary>svcmux-agent --help</summary>\n\n```\n%s\n```\n</details>\n\n", rep.agentHelp)
+	b.WriteString("## Goals (issue 17)\n\n" + goalsTable(rep.results) + "\n")
+	b.WriteString("## Cold start: every channel exists, then the agent starts\n\n" + coldTable(rep.results) + "\n")
+	b.WriteString("## Changes while the agent runs, from the last change\n\n" + changeTable(rep.results) + "\n")
+	b.WriteString("## The agent process and the idle window\n\n" + processTable(rep.results) + "\n")
+	b.WriteString("## Planner\n\n" + plannerTable(rep.planner, rep.plannerErr) + "\n")
+	b.WriteString("## Charts\n\n" + strings.Join(charts, "\n\n") + "\n\n")
+	b.WriteString(definitions)
+	return b.String()
+}
+
+const definitions = `## Definitions
+
+- **floor**: a bare client (16 workers, no client rate limit) making the same minimum channel writes for as
+  many throwaway Services of the same shape, in the agent's order and patch types: every ports annotation
+  (merge patch), then every status (strategic merge patch: ingress + Accepted condition), measured in the same
+  scenario just before the agent's run. Same shapes under another key prefix, so the agent leaves them alone.
+- **converged**: every expected channel has its ports annotation, Accepted=True and its mux's address, and
+  every mux serves exactly its channels' ports, as the bench's own watch sees them.
+- **from start**: from launching the agent process; **from first LIST**: from the agent's
+  ` + "`svcmux_startup_timestamp_seconds{phase=\"list\"}`" + ` (its informers start); **LIST→synced**: until
+  its caches had synced (phase=synced). No pass, hence no write, happens before that.
+- **writes**: the agent's ` + "`svcmux_writes_total`" + ` during the phase (Events not included), by kind
+  channel/mux/state/endpointslice+endpoints. **min**: 2 per channel (annotation + status) + 2 per mux (one
+  spec.ports/annotations patch, one state ConfigMap write); the channels have no pods, so no mux endpoints
+  change. For churn, min is 2 per created channel + 2 per mux: a lower bound (all of a mux's changes in one
+  pass) that changes spread over the window cannot reach.
+- **events**: ` + "`svcmux_events_total`" + ` (Events posted); **passes**: mux passes.
+- **peak RSS**: VmHWM of the agent process at the end of the scenario; **CPU**: its utime+stime during the phase.
+- **idle**: agent writes + Events + Service updates seen by the bench's watch while nothing changes, checked
+  after a pass of a mux that began after the window (the agent looked).
+`
+
+func goalsTable(results []result) string {
+	var b strings.Builder
+	b.WriteString("| goal | scenario | measured | met |\n| --- | --- | --- | --- |\n")
+	row := func(goal, name, measured string, ok bool) {
+		met := "yes"
+		if !ok {
+			met = "**no**"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", goal, name, measured, met)
+	}
+	for _, r := range results {
+		if r.cold {
+			x := r.fromList.Seconds() / r.floor.Seconds()
+			row("cold convergence ≤ 1.25× floor, from the first LIST", r.name, fmt.Sprintf("%s / %s = %.2f×", secs(r.fromList), secs(r.floor), x), x <= 1.25)
+			x = r.fromStart.Seconds() / r.floor.Seconds()
+			row("cold convergence ≤ 1.25× floor, from process start", r.name, fmt.Sprintf("%s / %s = %.2f×", secs(r.fromStart), secs(r.floor), x), x <= 1.25)
+		}
+	}
+	for _, r := range results {
+		x := float64(r.conv.totalWrites()) / float64(r.minWrites())
+		row("writes ≤ 1.02× the minimum", r.name, fmt.Sprintf("%d / %d = %.3f×", r.conv.totalWrites(), r.minWrites(), x), x <= 1.02)
+		if c := r.churn; c != nil {
+			x := float64(c.writes.totalWrites()) / float64(c.minWrites(r.muxes))
+			row("writes ≤ 1.02× the minimum (churn: lower bound)", r.name+" churn",
+				fmt.Sprintf("%d / %d = %.3f×", c.writes.totalWrites(), c.minWrites(r.muxes), x), x <= 1.02)
+		}
+	}
+	for _, r := range results {
+		if r.channels() >= 5000 {
+			row("agent peak RSS at 5,000 channels ≤ 150 MB", r.name, mib(r.peakRSSKiB), r.peakRSSKiB*1024 <= 150e6)
+		}
+	}
+	for _, r := range results {
+		row(fmt.Sprintf("idle %v: 0 writes", r.idle), r.name, fmt.Sprintf("%d", r.idleWrites+r.idleSvcMod), r.idleWrites+r.idleSvcMod == 0)
+	}
+	return b.String()
+}
+
+func coldTable(results []result) string {
+	var b strings.Builder
+	b.WriteString("| scenario | channels | muxes | floor | from start | ×floor | from first LIST | ×floor | start→LIST | LIST→synced | writes | min | ×min | ch/mux/state/slice | conflicts | events | passes | CPU |\n")
+	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |\n")
+	for _, r := range results {
+		if !r.cold {
+			continue
+		}
+		fmt.Fprintf(&b, "| %s | %d | %d | %s | %s | %.2f× | %s | %.2f× | %s | %s | %s | %s |\n",
+			r.name, r.channels(), r.muxes, secs(r.floor), secs(r.fromStart), r.fromStart.Seconds()/r.floor.Seconds(),
+			secs(r.fromList), r.fromList.Seconds()/r.floor.Seconds(), secs(r.startToList), secs(r.listSynced),
+			writeCols(r.conv, r.minWrites()), secs(r.cpu))
+	}
+	return b.String()
+}
+
+// writeCols is writes | min | ×min | by kind | conflicts | events | passes.
+func writeCols(m agentMetrics, least int) string {
+	return fmt.Sprintf("%d | %d | %.3f× | %d/%d/%d/%d | %d | %d | %d", m.totalWrites(), least,
+		float64(m.totalWrites())/float64(least), m.writes["channel"], m.writes["mux"], m.writes["state"],
+		m.writes["endpointslice"]+m.writes["endpoints"], m.conflicts, m.events, m.passes)
+}
+
+func changeTable(results []result) string {
+	var b strings.Builder
+	b.WriteString("| scenario | channels | muxes | change | took | from last change | writes | min | ×min | ch/mux/state/slice | conflicts | events | passes | CPU |\n")
+	b.WriteString("| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |\n")
+	for _, r := range results {
+		if !r.cold {
+			fmt.Fprintf(&b, "| %s | %d | %d | %d created while it runs (%d workers) | %s | %s | %s | %s |\n",
+				r.name, r.channels(), r.muxes, r.channels(), workers, secs(r.create), secs(r.fromChange),
+				writeCols(r.conv, r.minWrites()), secs(r.cpu))
+		}
+		if c := r.churn; c != nil {
+			fmt.Fprintf(&b, "| %s | %d | %d | %s: %d created, %d deleted (%.1f/s achieved) | %s | %s | %s | %s |\n",
+				r.name, r.channels(), r.muxes, churnLabel(r.scenario), c.created, c.deleted, c.rate(), secs(c.took),
+				secs(c.fromChange), writeCols(c.writes, c.minWrites(r.muxes)), secs(c.cpu))
+		}
+	}
+	return b.String()
+}
+
+func processTable(results []result) string {
+	var b strings.Builder
+	b.WriteString("| scenario | channels | peak RSS | CPU converging | idle window | idle writes + Events | idle Service updates | idle CPU | load 1m before → after |\n")
+	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
+	for _, r := range results {
+		fmt.Fprintf(&b, "| %s | %d | %s | %s | %v | %d | %d | %s | %s → %s |\n", r.name, r.channels(), mib(r.peakRSSKiB),
+			secs(r.cpu), r.idle, r.idleWrites, r.idleSvcMod, secs(r.idleCPU), r.loadBefore, r.loadAfter)
+	}
+	return b.String()
+}
+
+func plannerTable(points []plannerPoint, err error) string {
+	if err != nil {
+		return fmt.Sprintf("Not measured: %v\n", err)
+	}
+	var b strings.Builder
+	b.WriteString("`go test -bench ^BenchmarkCompute$ -benchmem ./pkg/plan`, run by the bench after the scenarios: one plan " +
+		"of a mux whose channels have 2 ports each (http static, grpc auto). Python: the Python controller's " +
+		"published planning time, an external reference measured on this machine class, not re-run.\n\n")
+	b.WriteString("| channels | cold plan | steady plan | cold allocs | Python (published) | Python / svcmux cold |\n| ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	sizes := map[int]bool{}
+	for _, p := range points {
+		sizes[p.channels] = true
+	}
+	for _, ref := range pythonPlanning {
+		sizes[ref.channels] = true
+	}
+	for _, n := range slices.Sorted(maps.Keys(sizes)) {
+		var cold, steady *plannerPoint
+		for i := range points {
+			if points[i].channels == n && points[i].mode == "cold" {
+				cold = &points[i]
+			} else if points[i].channels == n {
+				steady = &points[i]
+			}
+		}
+		py, ratio := "", ""
+		for _, ref := range pythonPlanning {
+			if ref.channels == n {
+				py = fmt.Sprintf("%.0f ms", ref.ms)
+				if cold != nil {
+					ratio = fmt.Sprintf("%.0f×", ref.ms/cold.ms())
+				}
+			}
+		}
+		fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %s |\n", n, msOf(cold), msOf(steady), allocsOf(cold), py, ratio)
+	}
+	return b.String()
+}
+
+func msOf(p *plannerPoint) string {
+	if p == nil {
+		return ""
+	}
+	return fmt.Sprintf("%.1f ms", p.ms())
+}
+
+func allocsOf(p *plannerPoint) string {
+	if p == nil {
+		return ""
+	}
+	return fmt.Sprintf("%.0f", p.allocsPerOp)
+}
+
+// --- the machine -----------------------------------------------------------------
+
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "unknown"
+	}
+	for line := range strings.Lines(string(b)) {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown"
+}
+
+func kernel() string {
+	b, err := os.ReadFile("/proc/sys/kernel/osrelease")
+	if err != nil {
+		return "unknown"
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// loadAvgs is the 1, 5 and 15 minute load averages.
+func loadAvgs() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	return strings.Join(strings.Fields(string(b))[:3], " ")
+}
+
+// benchEnv is the environment that changes what the bench or the agent does:
+// SVCMUX_* (the agent reads SVCMUX_<FLAG> for flags not given), GOMAXPROCS, GOFLAGS.
+func benchEnv() string {
+	var out []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "SVCMUX_") || k == "GOMAXPROCS" || k == "GOFLAGS" || k == "CI" {
+			out = append(out, "`"+kv+"`")
+		}
+	}
+	slices.Sort(out)
+	return strings.Join(out, ", ")
+}
+
+// gitTree names the commit the agent was built from, and whether the work tree
+// had changes.
+func gitTree() string {
+	head, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		return "unknown"
+	}
+	tree := strings.TrimSpace(string(head))
+	if out, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(out) > 0 {
+		tree += " + uncommitted changes"
+	}
+	return tree
+}
+
+func secs(d time.Duration) string { return fmt.Sprintf("%.2fs", d.Seconds()) }
+
+func mib(kib int) string { return fmt.Sprintf("%.1f MiB", float64(kib)/1024) }
