@@ -60,7 +60,11 @@ func (p *pass) readNodePorts() (mem state.NodePorts, invalid bool) {
 	if !ok {
 		return nil, false
 	}
-	mem, err := state.DecodeNodePorts(raw)
+	decode := state.DecodeNodePorts
+	if c := p.opts.StateCache; c != nil {
+		decode = func(raw string) (state.NodePorts, error) { return c.DecodeNodePorts(cm.Namespace+"/"+cm.Name, raw) }
+	}
+	mem, err := decode(raw)
 	if err != nil {
 		p.warnMux(api.ReasonNodePortMemoryInvalid, fmt.Sprintf(
 			"mux state ConfigMap %s/%s: key %s: %v; the remembered NodePorts are ignored and written again from the live mux",
@@ -96,8 +100,10 @@ func (p *pass) restoreNodePorts(old state.NodePorts, live map[string]corev1.Serv
 		holder := ""
 		if other, ok := mine[m.NodePort]; ok {
 			holder = "this mux's port " + other
-		} else if h := p.snap.NodePortHolders[m.NodePort]; h != "" {
-			holder = "Service " + h
+		} else if p.snap.NodePortHolder != nil {
+			if h := p.snap.NodePortHolder(m.NodePort); h != "" {
+				holder = "Service " + h
+			}
 		}
 		if holder != "" {
 			p.warnMux(api.ReasonNodePortReassigned, fmt.Sprintf(

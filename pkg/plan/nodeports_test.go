@@ -148,7 +148,9 @@ func TestNodePortMemory(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := stateWorld(nodePortsCM(t, tc.memory))
 			s.Mux.Spec.Ports = tc.live
-			s.NodePortHolders = tc.holders
+			if tc.holders != nil {
+				s.NodePortHolder = func(np int32) string { return tc.holders[np] }
+			}
 			if tc.noAllocate {
 				s.Mux.Spec.AllocateLoadBalancerNodePorts = &no
 			}

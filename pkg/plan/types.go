@@ -64,10 +64,11 @@ type Snapshot struct {
 	// for a mux with <prefix>/allowed-namespace-selector; nil means the reader
 	// does not watch Namespaces (the mux is then frozen with a message saying so).
 	Namespaces map[string]map[string]string
-	// NodePortHolders maps a NodePort to the other Service ("ns/name") holding it,
-	// for the remembered NodePorts of ports the live mux lacks (pkg/snapshot looks
-	// only those up). A NodePort not in it is taken as free.
-	NodePortHolders map[int32]string
+	// NodePortHolder names the other Service ("ns/name") holding a NodePort, ""
+	// when none does. Compute asks it only for the remembered NodePorts of ports it
+	// restores, so a steady pass costs nothing; pkg/snapshot answers from an index
+	// of its cache. Nil: every NodePort is taken as free (the API server decides).
+	NodePortHolder func(nodePort int32) string
 }
 
 // ObjectRef names the object an outcome or Event is about.

@@ -1,14 +1,10 @@
 package snapshot
 
 import (
-	"fmt"
 	"sort"
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
-
-	"github.com/nowakeai/svcmux/pkg/api"
-	"github.com/nowakeai/svcmux/pkg/state"
 )
 
 // IndexNodePort maps a Service to each NodePort it holds (its ports' nodePort and
@@ -34,34 +30,20 @@ func nodePortIndex(obj any) ([]string, error) {
 	return out, nil
 }
 
-// nodePortHolders is plan.Snapshot.NodePortHolders: for each remembered NodePort
-// (nodeports.json of cm) of a port the live mux lacks, the first other Service, in
-// namespace/name order, that holds it. On a steady mux every remembered port is
-// live and nothing is looked up. An invalid memory is the planner's to report.
-func (r *Reader) nodePortHolders(mux *corev1.Service, cm *corev1.ConfigMap) (map[int32]string, error) {
-	if cm == nil || r.src.Services == nil {
-		return nil, nil
+// nodePortHolder is plan.Snapshot.NodePortHolder for mux: the first Service other
+// than mux, in namespace/name order, that holds a NodePort. The mux's own NodePorts
+// are not "held": a port of the mux being replaced frees its NodePort in the same
+// update. A lookup that fails answers "" (free): the API server then refuses the
+// NodePort and the write falls back without it.
+func (r *Reader) nodePortHolder(mux *corev1.Service) func(int32) string {
+	store := r.src.Services
+	if store == nil {
+		return nil
 	}
-	raw, ok := cm.Data[api.NodePortsKey]
-	if !ok {
-		return nil, nil
-	}
-	mem, err := state.DecodeNodePorts(raw)
-	if err != nil || len(mem) == 0 {
-		return nil, nil
-	}
-	live := make(map[string]bool, len(mux.Spec.Ports))
-	for _, sp := range mux.Spec.Ports {
-		live[sp.Name] = true
-	}
-	var out map[int32]string
-	for _, m := range mem {
-		if live[m.Name] {
-			continue
-		}
-		objs, err := r.src.Services.ByIndex(IndexNodePort, strconv.Itoa(int(m.NodePort)))
+	return func(nodePort int32) string {
+		objs, err := store.ByIndex(IndexNodePort, strconv.Itoa(int(nodePort)))
 		if err != nil {
-			return nil, fmt.Errorf("find holders of NodePort %d: %w", m.NodePort, err)
+			return ""
 		}
 		var holders []string
 		for _, obj := range objs {
@@ -70,13 +52,9 @@ func (r *Reader) nodePortHolders(mux *corev1.Service, cm *corev1.ConfigMap) (map
 			}
 		}
 		if len(holders) == 0 {
-			continue
+			return ""
 		}
 		sort.Strings(holders)
-		if out == nil {
-			out = map[int32]string{}
-		}
-		out[m.NodePort] = holders[0]
+		return holders[0]
 	}
-	return out, nil
 }

@@ -171,9 +171,7 @@ func (r *Reader) Snapshot(mux *corev1.Service) (plan.Snapshot, error) {
 	if s.StateConfigMap, err = get[*corev1.ConfigMap](r.src.ConfigMaps, mux.Namespace, cm); err != nil {
 		return plan.Snapshot{}, fmt.Errorf("get state configmap %s/%s: %w", mux.Namespace, cm, err)
 	}
-	if s.NodePortHolders, err = r.nodePortHolders(mux, s.StateConfigMap); err != nil {
-		return plan.Snapshot{}, err
-	}
+	s.NodePortHolder = r.nodePortHolder(mux)
 	return s, nil
 }
 

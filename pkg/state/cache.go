@@ -10,6 +10,8 @@ import "sync"
 type Cache struct {
 	mu      sync.Mutex
 	entries map[string]cacheEntry
+	// nodePorts remembers nodeports.json the same way (nodeports.go).
+	nodePorts map[string]nodePortsEntry
 }
 
 type cacheEntry struct {
@@ -19,7 +21,9 @@ type cacheEntry struct {
 }
 
 // NewCache returns an empty cache.
-func NewCache() *Cache { return &Cache{entries: map[string]cacheEntry{}} }
+func NewCache() *Cache {
+	return &Cache{entries: map[string]cacheEntry{}, nodePorts: map[string]nodePortsEntry{}}
+}
 
 // Decode is Decode(raw), remembered under key (the ConfigMap's namespace/name).
 func (c *Cache) Decode(key, raw string) (Document, error) {
@@ -40,5 +44,6 @@ func (c *Cache) Decode(key, raw string) (Document, error) {
 func (c *Cache) Forget(key string) {
 	c.mu.Lock()
 	delete(c.entries, key)
+	delete(c.nodePorts, key)
 	c.mu.Unlock()
 }

@@ -54,6 +54,58 @@ func DecodeNodePorts(raw string) (NodePorts, error) {
 	if strings.TrimSpace(raw) == "" {
 		return nil, nil
 	}
+	if m, ok := decodeNodePortsFast(raw); ok {
+		return m, nil
+	}
+	return decodeNodePortsChecked(raw)
+}
+
+// fastNodePort is one entry decoded into a struct: several times cheaper than the
+// map of raw values the checked path builds per entry, which matters for a mux of
+// thousands of ports. encoding/json matches these keys case-insensitively; for
+// a document only the agent writes that tolerance is harmless.
+type fastNodePort struct {
+	Name     *string         `json:"name"`
+	NodePort json.RawMessage `json:"nodePort"`
+	Port     json.RawMessage `json:"port"`
+	Protocol *string         `json:"protocol"`
+}
+
+// decodeNodePortsFast decodes a well-formed document; false sends anything it
+// cannot vouch for to the checked path, which names the problem.
+func decodeNodePortsFast(raw string) (NodePorts, bool) {
+	var doc struct {
+		NodePorts []fastNodePort `json:"nodePorts"`
+	}
+	if err := json.Unmarshal([]byte(raw), &doc); err != nil {
+		return nil, false
+	}
+	out := make(NodePorts, 0, len(doc.NodePorts))
+	for _, e := range doc.NodePorts {
+		if e.Name == nil || *e.Name == "" || isNull(e.NodePort) {
+			return nil, false
+		}
+		np := NodePort{Name: *e.Name}
+		if e.Protocol != nil {
+			np.Protocol = corev1.Protocol(*e.Protocol)
+		}
+		var err error
+		if np.NodePort, err = portValue(e.NodePort, "nodePort"); err != nil {
+			return nil, false
+		}
+		if !isNull(e.Port) {
+			if np.Port, err = portValue(e.Port, "port"); err != nil {
+				return nil, false
+			}
+		}
+		out = append(out, np)
+	}
+	return normalizeNodePorts(out), true
+}
+
+// decodeNodePortsChecked reads the document value by value, so an error says
+// which entry and field is wrong.
+func decodeNodePortsChecked(raw string) (NodePorts, error) {
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(raw), &top); err != nil {
 		if json.Valid([]byte(raw)) {
@@ -110,6 +162,29 @@ func decodeNodePort(raw json.RawMessage) (NodePort, error) {
 		}
 	}
 	return np, nil
+}
+
+type nodePortsEntry struct {
+	raw string
+	m   NodePorts
+	err error
+}
+
+// DecodeNodePorts is DecodeNodePorts(raw), remembered under key (the ConfigMap's
+// namespace/name) like Decode: a steady pass compares a string instead of decoding
+// thousands of entries. The returned memory is shared and must not be modified.
+func (c *Cache) DecodeNodePorts(key, raw string) (NodePorts, error) {
+	c.mu.Lock()
+	e, ok := c.nodePorts[key]
+	c.mu.Unlock()
+	if ok && e.raw == raw {
+		return e.m, e.err
+	}
+	m, err := DecodeNodePorts(raw)
+	c.mu.Lock()
+	c.nodePorts[key] = nodePortsEntry{raw: raw, m: m, err: err}
+	c.mu.Unlock()
+	return m, err
 }
 
 // normalizeNodePorts sorts by name, keeping the last entry of each name, and
