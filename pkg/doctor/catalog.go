@@ -191,6 +191,9 @@ var catalog = []Entry{
 	{Code: "SVCMUX605", Severity: SeverityWarning, Check: CheckNodePorts, Title: "channel wastes NodePorts",
 		Message: "channel {channel} {why}; a channel's own load balancer is never provisioned, so its NodePorts are never used",
 		Fix:     `kubectl -n {namespace} patch svc {name} {patch}`},
+	{Code: "SVCMUX606", Severity: SeverityWarning, Check: CheckNodePorts, Title: "NodePorts not remembered (NodePort churn)",
+		Message: "mux {mux}: {detail}; until the agent's next pass remembers them, a full replace of its spec.ports (a GitOps PUT) gives those ports new NodePorts and a load balancer that routes to NodePorts reprograms",
+		Fix:     "kubectl -n {namespace} get events --field-selector involvedObject.name={name},reason=NodePortReassigned  # and check the agent runs: kubectl svcmux doctor"},
 
 	// 7xx: leftovers of the previous controller (svc-lb-mux).
 	{Code: "SVCMUX701", Severity: SeverityWarning, Check: CheckFinalizers, Title: "leftover finalizer",

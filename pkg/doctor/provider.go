@@ -77,6 +77,7 @@ func portSpan(ps []corev1.ServicePort) (lo, hi int32, n int) {
 // checkNodePorts reports channels that hold NodePorts (no cloud load balancer is
 // ever made for a channel, so nothing uses them) and a cluster running out of them.
 func checkNodePorts(in *Input, r *reporter) {
+	checkNodePortMemory(in, r)
 	held := 0
 	for i := range in.Muxes {
 		for _, ch := range in.Muxes[i].Snapshot.Channels {
