@@ -1,0 +1,160 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/nowakeai/svcmux/test/world"
+)
+
+// SPEC §10, NodePorts survive a full replace. A GitOps tool that PUTs the mux with
+// its manifest's placeholder port list releases every NodePort; the agent restores
+// the ports with the NodePorts it remembered in nodeports.json, so a load balancer
+// that routes to NodePorts is not reprogrammed.
+
+const argoCD = "argocd-controller"
+
+// nodePortMux is a mux with n channels ch-00.. of one TCP port each (8000+i),
+// accepted and converged, with the memory in its state ConfigMap matching the live
+// NodePorts. It returns the agent and the mux ports.
+func nodePortMux(t *testing.T, w *world.World, n int) (*world.Agent, []world.Port) {
+	t.Helper()
+	w.CreateMux("mux", nil)
+	var channels []*corev1.Service
+	var want []world.Port
+	for i := 0; i < n; i++ {
+		name, port := fmt.Sprintf("ch-%02d", i), int32(8000+i)
+		ch := w.ChannelObject(name, "mux", nil, world.TCP("http", port))
+		ch.Spec.AllocateLoadBalancerNodePorts = world.Ptr(false) // the mux's NodePorts are what matter
+		channels = append(channels, ch)
+		want = append(want, w.MuxPort(name, "http", port))
+	}
+	w.CreateServices(channels)
+	a := w.StartAgent()
+	for i := 0; i < n; i++ {
+		w.WaitAccepted(fmt.Sprintf("ch-%02d", i), fmt.Sprintf("http:%d->%d", 8000+i, 8000+i))
+	}
+	mux := w.WaitMuxPorts("mux", want...)
+	live := world.NodePorts(mux)
+	w.WaitState("mux", func(cm *corev1.ConfigMap) bool { return reflect.DeepEqual(remembered(t, cm), live) })
+	return a, want
+}
+
+// remembered reads nodeports.json of a state ConfigMap as port name -> NodePort.
+func remembered(t *testing.T, cm *corev1.ConfigMap) map[string]int32 {
+	t.Helper()
+	raw, ok := cm.Data["nodeports.json"]
+	if !ok {
+		return nil
+	}
+	var doc struct {
+		NodePorts []struct {
+			Name     string `json:"name"`
+			NodePort int32  `json:"nodePort"`
+		} `json:"nodePorts"`
+	}
+	if err := json.Unmarshal([]byte(raw), &doc); err != nil {
+		t.Fatalf("nodeports.json of %s/%s: %v\n%s", cm.Namespace, cm.Name, err, raw)
+	}
+	out := map[string]int32{}
+	for _, e := range doc.NodePorts {
+		out[e.Name] = e.NodePort
+	}
+	return out
+}
+
+// putPlaceholder replaces the mux's spec.ports wholesale with the manifest's
+// placeholder, by Update (a PUT) as Argo CD, and checks that it stuck.
+func putPlaceholder(t *testing.T, w *world.World) {
+	t.Helper()
+	services := w.ClientAs(argoCD).CoreV1().Services(w.Namespace)
+	mux, err := services.Get(w.Context(), "mux", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux.Spec.Ports = []corev1.ServicePort{{Name: "placeholder", Port: 101, Protocol: corev1.ProtocolTCP}}
+	out, err := services.Update(w.Context(), mux, metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatalf("PUT of the placeholder as %s: %v", argoCD, err)
+	}
+	if got := world.PortsOf(out); !reflect.DeepEqual(got, []world.Port{world.Placeholder}) {
+		t.Fatalf("the PUT did not replace the ports: %v", got)
+	}
+}
+
+func TestAGitOpsPutOfThePlaceholderKeepsEveryNodePortOfATenPortMux(t *testing.T) {
+	w := world.New(t)
+	w.Quiet() // it counts the agent's state writes
+	a, want := nodePortMux(t, w, 10)
+	before := world.NodePorts(w.Service("mux"))
+
+	// Idle: a pass over the converged mux writes no state.
+	w.AwaitPass(a, "mux")
+	cm := w.State("mux")
+	writes := a.Writes(t, "kind=state")
+	w.AwaitPass(a, "mux")
+	if n := a.Writes(t, "kind=state") - writes; n != 0 {
+		t.Errorf("the agent wrote the state ConfigMap %d time(s) on an idle mux", n)
+	}
+
+	putPlaceholder(t, w)
+	restored := w.WaitMuxPorts("mux", want...)
+	if got := world.NodePorts(restored); !reflect.DeepEqual(got, before) {
+		t.Errorf("NodePorts changed across the PUT:\nbefore %v\nafter  %v", before, got)
+	}
+	// The memory did not change, so the restore wrote no state either.
+	w.AwaitPass(a, "mux")
+	if got := w.State("mux"); got.ResourceVersion != cm.ResourceVersion {
+		t.Errorf("state ConfigMap written across the PUT (resourceVersion %s -> %s):\n%s",
+			cm.ResourceVersion, got.ResourceVersion, got.Data["nodeports.json"])
+	}
+	if n := countEvents(w.Events("mux"), "NodePortReassigned"); n != 0 {
+		t.Errorf("NodePortReassigned posted %d time(s) with every NodePort free:%s", n, world.EventsText(w.Events("mux")))
+	}
+}
+
+// A remembered NodePort another Service takes while the mux is without its ports
+// is left to the API server: the port gets a new NodePort, the others keep theirs,
+// and a Warning names the port, the old NodePort and the holder.
+func TestARememberedNodePortTakenMeanwhileIsReassignedWithAWarning(t *testing.T) {
+	w := world.New(t)
+	a, want := nodePortMux(t, w, 3)
+	before := world.NodePorts(w.Service("mux"))
+	taken := want[0]
+
+	// Stopped, the agent cannot restore before the NodePort is taken.
+	a.Stop()
+	putPlaceholder(t, w)
+	w.CreateService(&corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "grabber", Namespace: w.Namespace},
+		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeNodePort, Selector: map[string]string{"app": "grabber"},
+			Ports: []corev1.ServicePort{{Name: "http", Port: 80, Protocol: corev1.ProtocolTCP, NodePort: before[taken.Name]}}},
+	})
+	a = w.StartAgent()
+
+	restored := w.WaitMuxPorts("mux", want...)
+	after := world.NodePorts(restored)
+	if after[taken.Name] == 0 || after[taken.Name] == before[taken.Name] {
+		t.Errorf("port %s: NodePort %d after the restore, want a new one from the API server (old %d is held)",
+			taken.Name, after[taken.Name], before[taken.Name])
+	}
+	for _, p := range want[1:] {
+		if after[p.Name] != before[p.Name] {
+			t.Errorf("port %s: NodePort %d -> %d, want it kept", p.Name, before[p.Name], after[p.Name])
+		}
+	}
+	msg := fmt.Sprintf("mux %s port %s (%d/TCP): its NodePort %d is held by Service %s; the API server assigns a new one, "+
+		"and a load balancer that routes to NodePorts reprograms for this port",
+		w.Ref("mux"), taken.Name, taken.Port, before[taken.Name], w.Ref("grabber"))
+	if e := w.WaitEvent("mux", corev1.EventTypeWarning, "NodePortReassigned", msg); e.Message != msg {
+		t.Errorf("NodePortReassigned message:\n got %s\nwant %s", e.Message, msg)
+	}
+	// The new NodePort is remembered.
+	w.WaitState("mux", func(cm *corev1.ConfigMap) bool { return reflect.DeepEqual(remembered(t, cm), after) })
+	w.AwaitPass(a, "mux")
+}
