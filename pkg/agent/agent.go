@@ -52,20 +52,28 @@ func Run(ctx context.Context, cfg Config) error {
 			return err
 		}
 	}
-	restCfg, err := restConfig(cfg)
+	id := newIdentity()
+	guard := newLeaseGuard(time.Now, cfg.RenewDeadline)
+	restCfg, err := restConfig(cfg, id)
 	if err != nil {
 		return fmt.Errorf("kubernetes client configuration: %w", err)
+	}
+	if cfg.LeaderElect {
+		restCfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return guardedTransport{next: rt, check: guard.Check} })
 	}
 	client, err := kubernetes.NewForConfig(restCfg)
 	if err != nil {
 		return fmt.Errorf("kubernetes client: %w", err)
 	}
-	return run(ctx, cfg, client, log)
+	return run(ctx, cfg, client, log, id, guard)
 }
 
 // restConfig is cfg.RestConfig, else the kubeconfig flag, else in-cluster, else the
-// default loading rules, with the agent's rate limits and user agent.
-func restConfig(cfg Config) (*rest.Config, error) {
+// default loading rules, with the agent's rate limits and user agent. The user
+// agent names the process's leader-election identity, so an audit log tells two
+// replicas apart; the API server takes a field manager from the part before the
+// first "/" (svcmux-agent) for the requests that name none.
+func restConfig(cfg Config, id string) (*rest.Config, error) {
 	var rc *rest.Config
 	var err error
 	switch {
@@ -84,12 +92,14 @@ func restConfig(cfg Config) (*rest.Config, error) {
 		return nil, err
 	}
 	rc.QPS, rc.Burst = cfg.KubeAPIQPS, cfg.KubeAPIBurst
-	rc.UserAgent = "svcmux-agent/" + version.Version
+	rc.UserAgent = "svcmux-agent/" + version.Version + " (" + id + ")"
 	return rc, nil
 }
 
-// run is Run with a client, so tests can pass a fake clientset.
-func run(ctx context.Context, cfg Config, client kubernetes.Interface, log *slog.Logger) error {
+// run is Run with a client, so tests can pass a fake clientset. id is the
+// leader-election identity; guard is stamped by the election and checked by every
+// write (leader election only).
+func run(ctx context.Context, cfg Config, client kubernetes.Interface, log *slog.Logger, id string, guard *leaseGuard) error {
 	// Informer factories' Shutdown needs their stop channel closed first; this
 	// cancel (deferred last, so run first) guarantees it on every return path.
 	ctx, cancel := context.WithCancel(ctx)
@@ -227,14 +237,16 @@ func run(ctx context.Context, cfg Config, client kubernetes.Interface, log *slog
 		log: log, dryRun: cfg.DryRun, reader: reader, queue: queue, events: events, metrics: m, now: time.Now,
 		opts: plan.Options{Keys: keys, DefaultMuxNamespace: cfg.DefaultMuxNamespace, EndpointsMode: plan.EndpointsMode(cfg.EndpointsMode),
 			StateCache: state.NewCache()},
-		exec:       &apply.Executor{Client: client, DryRun: cfg.DryRun, Workers: cfg.ChannelWriteConcurrency},
 		namespaces: &namespaceWatch{enabled: cfg.NamespaceSelector, client: client, reader: reader, keys: keys, enqueue: enqueue, log: log},
 	}
+	exec := &apply.Executor{Client: client, DryRun: cfg.DryRun, Workers: cfg.ChannelWriteConcurrency}
+	c.exec = exec
 	if !cfg.LeaderElect {
 		m.leader.Set(1)
 		c.run(ctx, cfg.Workers)
 		log.Info("stopped")
 		return nil
 	}
-	return lead(ctx, cfg, client, log, watchdog, m, func(ctx context.Context) { c.run(ctx, cfg.Workers) })
+	exec.Guard = guard.Check
+	return lead(ctx, cfg, client, log, id, guard, watchdog, m, func(ctx context.Context) { c.run(ctx, cfg.Workers) })
 }

@@ -37,7 +37,9 @@ func startAgent(t *testing.T, cfg Config, client *fake.Clientset) (stop func() e
 	require.NoError(t, cfg.Validate())
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, cfg, client, testLogger) }()
+	go func() {
+		done <- run(ctx, cfg, client, testLogger, newIdentity(), newLeaseGuard(time.Now, cfg.RenewDeadline))
+	}()
 	stopped := false
 	stop = func() error {
 		if stopped {

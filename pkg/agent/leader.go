@@ -5,11 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"sync"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
@@ -20,17 +18,18 @@ import (
 // once instead of after LeaseDuration; and the lease is released only after work
 // has returned, so two replicas never write at the same time.
 //
+// Every renewal is stamped on guard, which the workers' writes check (see
+// leaseGuard): a replica that was frozen past its lease writes nothing more.
+//
 // It returns nil when ctx is done, and an error when the lease is lost: the
 // workers have stopped and the process should exit so that it restarts clean.
-func lead(ctx context.Context, cfg Config, client kubernetes.Interface, log *slog.Logger,
+func lead(ctx context.Context, cfg Config, client kubernetes.Interface, log *slog.Logger, id string, guard *leaseGuard,
 	watchdog *leaderelection.HealthzAdaptor, m *metrics, work func(context.Context)) error {
-	host, _ := os.Hostname()
-	id := host + "_" + string(uuid.NewUUID())
-	lock := &resourcelock.LeaseLock{
+	lock := stampingLock{guard: guard, Interface: &resourcelock.LeaseLock{
 		LeaseMeta:  metav1.ObjectMeta{Namespace: cfg.LeaderElectionNamespace, Name: cfg.LeaderElectionID},
 		Client:     client.CoordinationV1(),
 		LockConfig: resourcelock.ResourceLockConfig{Identity: id},
-	}
+	}}
 	// The election gets its own context: cancelling it releases the lease, which
 	// must wait until the workers have stopped, not happen when ctx is cancelled.
 	electionCtx, release := context.WithCancel(context.WithoutCancel(ctx))

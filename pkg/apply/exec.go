@@ -24,6 +24,10 @@ type Executor struct {
 	Client  kubernetes.Interface
 	DryRun  bool
 	Workers int
+	// Guard, when set, is asked before each stage and each write: an error skips
+	// the stage (or the write) and is returned. The agent's leader election sets
+	// it so a replica whose lease went stale while it was frozen writes no more.
+	Guard func() error
 }
 
 // Result counts the writes made (or, in dry-run, that would be made) by kind.
@@ -74,6 +78,10 @@ func (e *Executor) Run(ctx context.Context, writes []Write) (Result, error) {
 	}
 	sortStages(stages)
 	for _, st := range stages {
+		if err := e.guard(); err != nil {
+			res.Failed = st
+			return res, fmt.Errorf("stage %d skipped: %w", st, err)
+		}
 		if err := e.runStage(ctx, byStage[st], &res); err != nil {
 			res.Failed = st
 			return res, err
@@ -102,7 +110,13 @@ func (e *Executor) runStage(ctx context.Context, writes []Write, res *Result) er
 		go func(w Write) {
 			defer wg.Done()
 			defer func() { <-sem }()
-			rv, event, err := e.doOrFallback(ctx, w)
+			// Asked again per write: a stage of a thousand writes outlasts a pause.
+			err := e.guard()
+			var rv string
+			var event *plan.Event
+			if err == nil {
+				rv, event, err = e.doOrFallback(ctx, w)
+			}
 			if apierrors.IsNotFound(err) && w.Verb == VerbDelete {
 				err = nil // already gone is what we wanted
 			}
@@ -127,6 +141,13 @@ func (e *Executor) runStage(ctx context.Context, writes []Write, res *Result) er
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+func (e *Executor) guard() error {
+	if e.Guard == nil {
+		return nil
+	}
+	return e.Guard()
 }
 
 // do performs one write and returns the object's new resourceVersion.
