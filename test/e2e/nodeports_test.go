@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
 	"reflect"
 	"testing"
@@ -39,33 +38,9 @@ func nodePortMux(t *testing.T, w *world.World, n int) (*world.Agent, []world.Por
 	for i := 0; i < n; i++ {
 		w.WaitAccepted(fmt.Sprintf("ch-%02d", i), fmt.Sprintf("http:%d->%d", 8000+i, 8000+i))
 	}
-	mux := w.WaitMuxPorts("mux", want...)
-	live := world.NodePorts(mux)
-	w.WaitState("mux", func(cm *corev1.ConfigMap) bool { return reflect.DeepEqual(remembered(t, cm), live) })
+	w.WaitMuxPorts("mux", want...)
+	w.WaitNodePortsRemembered("mux")
 	return a, want
-}
-
-// remembered reads nodeports.json of a state ConfigMap as port name -> NodePort.
-func remembered(t *testing.T, cm *corev1.ConfigMap) map[string]int32 {
-	t.Helper()
-	raw, ok := cm.Data["nodeports.json"]
-	if !ok {
-		return nil
-	}
-	var doc struct {
-		NodePorts []struct {
-			Name     string `json:"name"`
-			NodePort int32  `json:"nodePort"`
-		} `json:"nodePorts"`
-	}
-	if err := json.Unmarshal([]byte(raw), &doc); err != nil {
-		t.Fatalf("nodeports.json of %s/%s: %v\n%s", cm.Namespace, cm.Name, err, raw)
-	}
-	out := map[string]int32{}
-	for _, e := range doc.NodePorts {
-		out[e.Name] = e.NodePort
-	}
-	return out
 }
 
 // putPlaceholder replaces the mux's spec.ports wholesale with the manifest's
@@ -155,6 +130,9 @@ func TestARememberedNodePortTakenMeanwhileIsReassignedWithAWarning(t *testing.T)
 		t.Errorf("NodePortReassigned message:\n got %s\nwant %s", e.Message, msg)
 	}
 	// The new NodePort is remembered.
-	w.WaitState("mux", func(cm *corev1.ConfigMap) bool { return reflect.DeepEqual(remembered(t, cm), after) })
+	cm := w.WaitNodePortsRemembered("mux")
+	if got, err := world.RememberedNodePorts(cm); err != nil || !reflect.DeepEqual(got, after) {
+		t.Errorf("remembered NodePorts %v (%v), want the restored mux's %v", got, err, after)
+	}
 	w.AwaitPass(a, "mux")
 }
