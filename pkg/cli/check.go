@@ -97,7 +97,19 @@ func (o *CheckOptions) Run(cmd *cobra.Command) (CheckReport, error) {
 			return CheckReport{}, err
 		}
 	}
-	cl, passes, settled, err := g.settle(overlay(live, &files, g.Keys()))
+	merged := overlay(live, &files, g.Keys())
+	if !o.Offline && !live.NamespacesListed && needsNamespaces(merged.Services, g.Keys()) {
+		// A selector mux that only the files bring: its labels come from the cluster too.
+		c, err := g.client()
+		if err != nil {
+			return CheckReport{}, err
+		}
+		if err := listNamespaces(cmd.Context(), c, &live); err != nil {
+			return CheckReport{}, err
+		}
+		merged = overlay(live, &files, g.Keys())
+	}
+	cl, passes, settled, err := g.settle(merged)
 	if err != nil {
 		return CheckReport{}, err
 	}

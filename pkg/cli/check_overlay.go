@@ -18,6 +18,8 @@ import (
 type checkFiles struct {
 	Services   []fileService
 	ConfigMaps []fileConfigMap
+	// Namespaces give the labels a mux's namespace selector reads.
+	Namespaces []*corev1.Namespace
 	// Ignored counts the objects of other kinds by kind, and Services that are
 	// neither a mux nor a channel under "Service (not a mux or channel)".
 	Ignored map[string]int
@@ -45,14 +47,16 @@ func sortFiles(objs []manifest.Object, namespace string, keys api.Keys, defaultM
 	f := checkFiles{Ignored: map[string]int{}}
 	seen := map[string]manifest.Object{}
 	for _, o := range objs {
-		if o.APIVersion != "v1" || (o.Kind != "Service" && o.Kind != "ConfigMap") {
+		if o.APIVersion != "v1" || (o.Kind != "Service" && o.Kind != "ConfigMap" && o.Kind != "Namespace") {
 			f.Ignored[o.Kind]++
 			continue
 		}
 		if o.Name == "" {
 			return f, &manifest.Error{File: o.File, Line: o.Line, Err: fmt.Errorf("%s has no metadata.name", o.Kind)}
 		}
-		if o.Namespace == "" {
+		if o.Kind == "Namespace" {
+			o.Namespace = "" // cluster-scoped, whatever the file says
+		} else if o.Namespace == "" {
 			o.Namespace = namespace
 		}
 		id := o.Kind + " " + o.Namespace + "/" + o.Name
@@ -60,6 +64,14 @@ func sortFiles(objs []manifest.Object, namespace string, keys api.Keys, defaultM
 			return f, &manifest.Error{File: o.File, Line: o.Line, Err: fmt.Errorf("%s is also defined at %s", id, first.Where())}
 		}
 		seen[id] = o
+		if o.Kind == "Namespace" {
+			ns := &corev1.Namespace{}
+			if err := o.Decode(ns); err != nil {
+				return f, err
+			}
+			f.Namespaces = append(f.Namespaces, ns)
+			continue
+		}
 		if o.Kind == "ConfigMap" {
 			cm := &corev1.ConfigMap{}
 			if err := o.Decode(cm); err != nil {
@@ -132,6 +144,24 @@ func overlay(live snapshot.Lists, f *checkFiles, keys api.Keys) snapshot.Lists {
 		}
 	}
 	sort.Slice(out.Services, func(i, j int) bool { return svcLess(&out.Services[i], &out.Services[j]) })
+	out.Namespaces, out.NamespacesListed = overlayNamespaces(live.Namespaces, f.Namespaces), live.NamespacesListed || len(f.Namespaces) > 0
+	return out
+}
+
+// overlayNamespaces is the live Namespaces with the files' ones in their place
+// (by name) or added: their labels are what a selector mux reads.
+func overlayNamespaces(live []corev1.Namespace, files []*corev1.Namespace) []corev1.Namespace {
+	byName := map[string]bool{}
+	out := make([]corev1.Namespace, 0, len(live)+len(files))
+	for _, ns := range files {
+		byName[ns.Name] = true
+		out = append(out, *ns.DeepCopy())
+	}
+	for _, ns := range live {
+		if !byName[ns.Name] {
+			out = append(out, ns)
+		}
+	}
 	return out
 }
 

@@ -123,19 +123,25 @@ func readLists(ctx context.Context, c kubernetes.Interface, keys api.Keys) (snap
 	if len(errs) > 0 {
 		return l, errs[0]
 	}
-	return l, readNamespaces(ctx, c, keys, &l)
+	if !needsNamespaces(l.Services, keys) {
+		return l, nil
+	}
+	return l, listNamespaces(ctx, c, &l)
 }
 
-// readNamespaces lists Namespaces only when some mux admits channels by a
-// namespace selector: as the agent, the plugin needs no Namespace read otherwise.
-func readNamespaces(ctx context.Context, c kubernetes.Interface, keys api.Keys, l *snapshot.Lists) error {
-	needed := false
-	for i := range l.Services {
-		needed = needed || plan.UsesNamespaceSelector(&l.Services[i], keys)
+// needsNamespaces reports whether some mux admits channels by a namespace
+// selector: as the agent, the plugin reads no Namespace otherwise.
+func needsNamespaces(services []corev1.Service, keys api.Keys) bool {
+	for i := range services {
+		if plan.UsesNamespaceSelector(&services[i], keys) {
+			return true
+		}
 	}
-	if !needed {
-		return nil
-	}
+	return false
+}
+
+// listNamespaces reads every Namespace into l, for the selector muxes' labels.
+func listNamespaces(ctx context.Context, c kubernetes.Interface, l *snapshot.Lists) error {
 	r, err := c.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return &ReadError{Resource: "namespaces", Err: err}
