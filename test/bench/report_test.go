@@ -87,7 +87,8 @@ const definitions = `## Definitions
 - **writes**: the agent's ` + "`svcmux_writes_total`" + ` during the phase (Events not included), by kind
   channel/mux/state/endpointslice+endpoints. **min**: 2 per channel (annotation + status) + 2 per mux (one
   spec.ports/annotations patch, one state ConfigMap write); the channels have no pods, so no mux endpoints
-  change. For churn, min is 2 per created channel + 2 per mux: a lower bound (all of a mux's changes in one
+  change. The agent makes one more state write per new mux: nodeports.json, the NodePorts the API server
+  gave the new mux ports (SPEC §10), known only once the mux patch is answered, written by the next pass. For churn, min is 2 per created channel + 2 per mux: a lower bound (all of a mux's changes in one
   pass) that changes spread over the window cannot reach.
 - **events**: ` + "`svcmux_events_total`" + ` (Events posted); **passes**: mux passes.
 - **peak RSS**: VmHWM of the agent process at the end of the scenario; **CPU**: its utime+stime during the phase.
