@@ -1,0 +1,99 @@
+package faults
+
+import (
+	"fmt"
+	"os"
+	"reflect"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/nowakeai/svcmux/test/world"
+)
+
+// size is how big each fault runs: the sizes under SVCMUX_FAULTS=1, a
+// small case of each kind otherwise (make test).
+type size struct {
+	full           bool
+	leaderChannels int
+	killChannels   int
+	kills          int
+	gitopsChannels int
+	gitopsFor      time.Duration
+	restartChans   int
+	restarts       int
+	converge       time.Duration // bound on every convergence wait
+}
+
+func sizes() size {
+	if os.Getenv(EnvFaults) == "1" {
+		return size{full: true, leaderChannels: 300, killChannels: 1000, kills: 20, gitopsChannels: 20,
+			gitopsFor: 60 * time.Second, restartChans: 1000, restarts: 2, converge: 5 * time.Minute}
+	}
+	return size{leaderChannels: 100, killChannels: 100, kills: 3, gitopsChannels: 5,
+		gitopsFor: 5 * time.Second, restartChans: 100, restarts: 2, converge: 2 * time.Minute}
+}
+
+const (
+	muxName   = "mux"
+	portRange = "20000-29999"
+	firstPort = 20000
+	chanPort  = 8080
+)
+
+func channelName(i int) string { return fmt.Sprintf("ch-%04d", i) }
+
+// autoMux creates the mux (port range 20000-29999) and n channels ch-0000… with one
+// auto port each, all before any agent runs.
+func autoMux(t testing.TB, w *world.World, n int) {
+	t.Helper()
+	w.CreateMux(muxName, map[string]string{w.Key("port-range"): portRange})
+	list := make([]*corev1.Service, n)
+	for i := range n {
+		list[i] = w.ChannelObject(channelName(i), muxName, w.ExternalPorts("p:auto"), world.TCP("p", chanPort))
+	}
+	w.CreateServices(list)
+}
+
+// planned is the end state of autoMux's channels by the contract alone (SPEC §3):
+// with no earlier owner, auto ports go in namespace/name order from the start of
+// the range, so ch-i gets 20000+i; every channel is Accepted.
+func planned(n int) outcome {
+	out := outcome{Channels: map[string]string{}, Generations: map[string]bool{}}
+	for i := range n {
+		name, port := channelName(i), firstPort+i
+		out.MuxPorts = append(out.MuxPorts, fmt.Sprintf("%s/p %d/TCP", name, port))
+		out.Claims = append(out.Claims, fmt.Sprintf("%s/p %d/TCP auto", name, port))
+		out.Channels[name] = fmt.Sprintf("p:%d->%d True/Accepted", chanPort, port)
+		out.Generations[name] = true
+	}
+	return out
+}
+
+// waitOutcome waits until the observer's view is want, then checks the API
+// server's own answer against it too.
+func waitOutcome(t testing.TB, w *world.World, o *observer, want outcome, timeout time.Duration) {
+	t.Helper()
+	err := w.Poll(timeout, func() (bool, string, error) {
+		got := o.outcome()
+		return reflect.DeepEqual(got, want), got.diff(want), nil
+	})
+	if err != nil {
+		t.Fatalf("not converged to the planned end state: %v", err)
+	}
+	live, err := liveOutcome(w, muxName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(live, want) {
+		t.Fatalf("the API server's end state differs from the plan:\n%s", live.diff(want))
+	}
+}
+
+// annotated is how many channels carry a ports annotation in the observer's view.
+func (o *observer) annotated() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.annotations)
+}
