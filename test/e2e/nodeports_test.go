@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"testing"
@@ -134,5 +135,54 @@ func TestARememberedNodePortTakenMeanwhileIsReassignedWithAWarning(t *testing.T)
 	if got, err := world.RememberedNodePorts(cm); err != nil || !reflect.DeepEqual(got, after) {
 		t.Errorf("remembered NodePorts %v (%v), want the restored mux's %v", got, err, after)
 	}
+	w.AwaitPass(a, "mux")
+}
+
+// A remembered NodePort the API server refuses (here: outside its NodePort range,
+// as after an administrator narrowed the range) fails the restoring write with 422
+// Invalid; the agent sends it once more without NodePorts, so the ports come back
+// with the API server's choice, and a Warning says so.
+func TestARememberedNodePortTheAPIServerRefusesFallsBackToItsChoiceWithAWarning(t *testing.T) {
+	w := world.New(t)
+	a, want := nodePortMux(t, w, 2)
+	before := world.NodePorts(w.Service("mux"))
+
+	a.Stop()
+	putPlaceholder(t, w)
+	configMaps := w.Client.CoreV1().ConfigMaps(w.Namespace)
+	cm, err := configMaps.Get(w.Context(), world.StateName("mux"), metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const outOfRange = 30001 // the control plane's range is 40000-60000
+	type entry struct {
+		Name     string `json:"name"`
+		NodePort int32  `json:"nodePort"`
+	}
+	doc := struct {
+		NodePorts     []entry `json:"nodePorts"`
+		SchemaVersion int     `json:"schemaVersion"`
+	}{NodePorts: []entry{{want[0].Name, outOfRange}, {want[1].Name, before[want[1].Name]}}, SchemaVersion: 1}
+	raw, _ := json.Marshal(doc)
+	cm.Data[world.NodePortsKey] = string(raw)
+	if _, err := configMaps.Update(w.Context(), cm, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	a = w.StartAgent()
+
+	restored := w.WaitMuxPorts("mux", want...)
+	msg := fmt.Sprintf("mux %s: the API server refused the remembered NodePorts (%s=%d, %s=%d); it assigns new ones, "+
+		"and a load balancer that routes to NodePorts reprograms for these ports",
+		w.Ref("mux"), want[0].Name, outOfRange, want[1].Name, before[want[1].Name])
+	if e := w.WaitEvent("mux", corev1.EventTypeWarning, "NodePortReassigned", msg); e.Message != msg {
+		t.Errorf("NodePortReassigned message:\n got %s\nwant %s", e.Message, msg)
+	}
+	after := world.NodePorts(restored)
+	for _, p := range want {
+		if after[p.Name] < 40000 || after[p.Name] > 60000 {
+			t.Errorf("port %s: NodePort %d after the fallback, want one the API server chose in 40000-60000", p.Name, after[p.Name])
+		}
+	}
+	w.WaitNodePortsRemembered("mux")
 	w.AwaitPass(a, "mux")
 }
