@@ -84,3 +84,20 @@ func readAudit(path, namespace string) ([]auditEvent, error) {
 	}
 	return out, sc.Err()
 }
+// agentWrites counts the agents' successful writes of the kinds svcmux_writes_total
+// counts (Services, state ConfigMaps, EndpointSlices, Endpoints), and separately
+// the Events they posted.
+func agentWrites(events []auditEvent) (writes, posted int) {
+	for _, e := range events {
+		if e.identity() == "" || !e.succeeded() {
+			continue
+		}
+		switch e.resource() {
+		case "services", "configmaps", "endpointslices", "endpoints":
+			writes++
+		case "events":
+			posted++
+		}
+	}
+	return writes, posted
+}

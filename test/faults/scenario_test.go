@@ -19,6 +19,7 @@ type size struct {
 	leaderChannels int
 	killChannels   int
 	kills          int
+	killQPS        int // the killed agents' write rate: slow enough that kills land mid-convergence
 	gitopsChannels int
 	gitopsFor      time.Duration
 	restartChans   int
@@ -28,10 +29,10 @@ type size struct {
 
 func sizes() size {
 	if os.Getenv(EnvFaults) == "1" {
-		return size{full: true, leaderChannels: 300, killChannels: 1000, kills: 20, gitopsChannels: 20,
+		return size{full: true, leaderChannels: 300, killChannels: 1000, kills: 20, killQPS: 100, gitopsChannels: 20,
 			gitopsFor: 60 * time.Second, restartChans: 1000, restarts: 2, converge: 5 * time.Minute}
 	}
-	return size{leaderChannels: 100, killChannels: 100, kills: 3, gitopsChannels: 5,
+	return size{leaderChannels: 100, killChannels: 100, kills: 3, killQPS: 20, gitopsChannels: 5,
 		gitopsFor: 5 * time.Second, restartChans: 100, restarts: 2, converge: 2 * time.Minute}
 }
 
@@ -96,4 +97,38 @@ func (o *observer) annotated() int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return len(o.annotations)
+}
+
+// cleanRun converges n auto channels in a World of their own with one agent that
+// is never disturbed, and returns its end state, the agent's writes (from the
+// audit log) and how long it took from the agent's start.
+func cleanRun(t *testing.T, sz size, n int) (outcome, int, time.Duration) {
+	t.Helper()
+	w := world.New(t)
+	w.Timeout = sz.converge
+	autoMux(t, w, n)
+	o := observe(t, w, muxName)
+	began := time.Now()
+	a := w.StartAgent()
+	waitOutcome(t, w, o, planned(n), sz.converge)
+	took := time.Since(began)
+	w.AwaitPass(a, muxName)
+	a.Stop()
+	o.assertClean(t)
+	got, err := liveOutcome(w, muxName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got, auditedWrites(t, w), took
+}
+
+// auditedWrites is the agents' writes on the World's objects, from the audit log.
+func auditedWrites(t testing.TB, w *world.World) int {
+	t.Helper()
+	events, err := readAudit(w.CP.AuditLogPath(), w.Namespace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writes, _ := agentWrites(events)
+	return writes
 }
