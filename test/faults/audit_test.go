@@ -84,6 +84,7 @@ func readAudit(path, namespace string) ([]auditEvent, error) {
 	}
 	return out, sc.Err()
 }
+
 // agentWrites counts the agents' successful writes of the kinds svcmux_writes_total
 // counts (Services, state ConfigMaps, EndpointSlices, Endpoints), and separately
 // the Events they posted.
