@@ -80,9 +80,6 @@ func startHTTP(log *slog.Logger, endpoints []endpoint) (*httpServers, error) {
 	return h, nil
 }
 
-// actual is the address a configured bind address listens on, "" when disabled.
-func (h *httpServers) actual(configured string) string { return h.addrs[configured] }
-
 func (h *httpServers) shutdown() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

@@ -34,7 +34,7 @@ func TestHTTPServersShareAnAddressAndSkipDisabledOnes(t *testing.T) {
 	require.NoError(t, err)
 	defer h.shutdown()
 	require.Len(t, h.servers, 1)
-	addr := h.actual("127.0.0.1:0")
+	addr := h.addrs["127.0.0.1:0"]
 	require.NotEmpty(t, addr)
 	assert.NotEqual(t, "127.0.0.1:0", addr, "port 0 resolves to the port actually bound")
 

@@ -47,14 +47,5 @@ func (k Keys) ParseClass(class, defaultNamespace string) (MuxRef, error) {
 	return ref, nil
 }
 
-// ClassFor is the loadBalancerClass a channel uses to name ref; the namespace part is
-// left out when it equals defaultNamespace.
-func (k Keys) ClassFor(ref MuxRef, defaultNamespace string) string {
-	if ref.Namespace == defaultNamespace {
-		return k.ClassPrefix() + ref.Name
-	}
-	return k.ClassPrefix() + ref.Name + "." + ref.Namespace
-}
-
 // IsDNSLabel is RFC 1123 label syntax, at most 63 characters.
 func IsDNSLabel(s string) bool { return len(s) <= 63 && dnsLabel.MatchString(s) }

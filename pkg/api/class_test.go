@@ -100,30 +100,6 @@ func TestParseClassFollowsACustomPrefix(t *testing.T) {
 	assert.Contains(t, err.Error(), "expected lb.example.com/<mux-name>[.<mux-namespace>]")
 }
 
-func TestClassForOmitsTheDefaultNamespaceAndRoundTrips(t *testing.T) {
-	keys := NewKeys("")
-	tests := []struct {
-		name string
-		ref  MuxRef
-		want string
-	}{
-		{"a mux in the default namespace is named without a namespace", MuxRef{Namespace: "svc-mux", Name: "mux"}, "svc-mux.nowake.ai/mux"},
-		{"a mux elsewhere carries its namespace", MuxRef{Namespace: "team-a", Name: "mux"}, "svc-mux.nowake.ai/mux.team-a"},
-		{"a long name and namespace survive", MuxRef{Namespace: strings.Repeat("n", 63), Name: strings.Repeat("m", 63)},
-			"svc-mux.nowake.ai/" + strings.Repeat("m", 63) + "." + strings.Repeat("n", 63)},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			class := keys.ClassFor(tt.ref, "svc-mux")
-			assert.Equal(t, tt.want, class)
-			assert.True(t, keys.IsChannelClass(class))
-			back, err := keys.ParseClass(class, "svc-mux")
-			require.NoError(t, err)
-			assert.Equal(t, tt.ref, back)
-		})
-	}
-}
-
 func TestIsChannelClassMatchesOnlyOurPrefixWithItsSlash(t *testing.T) {
 	keys := NewKeys("")
 	tests := []struct {
