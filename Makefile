@@ -159,8 +159,8 @@ bench-e2e: testenv
 	SVCMUX_BENCH=1 $(GO) test -count=1 -timeout 120m -v -run '$(BENCH_RUN)' ./test/bench
 
 ## faults: the fault scenarios of test/faults at the issue's sizes (SVCMUX_FAULTS=1): a leader
-## paused past its lease, the agent SIGKILLed 20 times while 1,000 auto channels converge;
-## each watched for moved ports, owner flips and doubly owned ports. Writes the report
+## paused past its lease, the agent SIGKILLed 20 times while 1,000 auto channels converge, a
+## GitOps tool re-applying the placeholder port every second for 60 s; each watched for moved ports, owner flips and doubly owned ports. Writes the report
 ## test/bench/results/<date>-<commit>-faults.md. `make test` runs a small case of each.
 .PHONY: faults
 faults: testenv

@@ -50,6 +50,12 @@ func channelName(i int) string { return fmt.Sprintf("ch-%04d", i) }
 func autoMux(t testing.TB, w *world.World, n int) {
 	t.Helper()
 	w.CreateMux(muxName, map[string]string{w.Key("port-range"): portRange})
+	autoChannels(t, w, n)
+}
+
+// autoChannels creates channels ch-0000… of the mux, one auto port each.
+func autoChannels(t testing.TB, w *world.World, n int) {
+	t.Helper()
 	list := make([]*corev1.Service, n)
 	for i := range n {
 		list[i] = w.ChannelObject(channelName(i), muxName, w.ExternalPorts("p:auto"), world.TCP("p", chanPort))
