@@ -12,148 +12,158 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/nowakeai/svcmux/test/controlplane"
+	"github.com/nowakeai/svcmux/test/world"
 )
 
 // An invalid max-ports freezes the mux as it is — even when a new channel
 // appears — and fixing it reconciles.
 func TestInvalidMaxPortsChangesNothingOnTheMuxUntilFixed(t *testing.T) {
-	w := newMuxWorld(t)
-	w.waitOtherNamespacesGone() // it counts the agent's writes
-	w.createMux("mux", nil)
-	w.createChannel("api", "mux", nil, chanTCP("http", 8080))
-	a := w.startAgent()
-	w.waitAccepted("api", "http:8080->8080")
-	apiPort := w.hp("api", "http", 8080)
-	w.waitMuxPorts("mux", apiPort)
-	cm := w.waitState("mux", w.stateDocument("mux",
-		stateClaim{Service: "api", PortName: "http", Protocol: "TCP", ChannelPort: 8080, MuxPort: 8080}))
-	settleWrites(t, a, 500*time.Millisecond)
+	w := world.New(t)
+	w.Quiet() // it counts the agent's writes
+	w.CreateMux("mux", nil)
+	w.CreateChannel("api", "mux", nil, world.TCP("http", 8080))
+	a := w.StartAgent()
+	w.WaitAccepted("api", "http:8080->8080")
+	apiPort := w.MuxPort("api", "http", 8080)
+	w.WaitMuxPortsAssigned("mux", apiPort)
+	w.WaitStateDoc("mux", w.StateDocument("mux",
+		world.StateClaim{Service: "api", PortName: "http", Protocol: "TCP", ChannelPort: 8080, MuxPort: 8080}))
+	w.AwaitPassPoking(a, "mux", "api")
+	cm := w.State("mux") // after the pass that remembers the NodePorts too
 
 	abc := "abc"
-	frozen := w.setAnnotation("mux", w.key("max-ports"), &abc)
-	w.waitEvent("mux", "Warning", "InvalidMaxPorts", `"abc"`)
-	writes := settleWrites(t, a, 500*time.Millisecond)
+	w.SetAnnotation("mux", "e2e", w.Key("max-ports"), &abc)
+	w.WaitEvent("mux", "Warning", "InvalidMaxPorts", `"abc"`)
+	// The pokes go to the channel: the frozen mux keeps its resourceVersion.
+	w.AwaitPassPoking(a, "mux", "api")
+	frozen := w.Service("mux")
+	writes := a.Writes(t)
 
-	w.createChannel("late", "mux", nil, chanTCP("http", 9090))
-	time.Sleep(2 * time.Second)
+	w.CreateChannel("late", "mux", nil, world.TCP("http", 9090))
+	w.AwaitPassPoking(a, "mux", "api") // the agent has seen "late"
 	if n := a.Writes(t) - writes; n != 0 {
 		t.Errorf("the agent made %d write(s) while max-ports was invalid", n)
 	}
-	now := w.svc("mux")
+	now := w.Service("mux")
 	if now.ResourceVersion != frozen.ResourceVersion || !reflect.DeepEqual(now.Spec.Ports, frozen.Spec.Ports) ||
 		!reflect.DeepEqual(now.Annotations, frozen.Annotations) {
 		t.Errorf("mux changed while max-ports was invalid:\nports %v -> %v\nannotations %v\n-> %v",
 			frozen.Spec.Ports, now.Spec.Ports, frozen.Annotations, now.Annotations)
 	}
-	if got := w.stateCM("mux"); got.ResourceVersion != cm.ResourceVersion {
+	if got := w.State("mux"); got.ResourceVersion != cm.ResourceVersion {
 		t.Errorf("state ConfigMap written while max-ports was invalid")
 	}
-	w.assertNoPortsAnnotation(w.svc("late"))
-	w.waitAccepted("api", "http:8080->8080")
+	w.NoPortsAnnotation(w.Service("late"))
+	w.WaitAccepted("api", "http:8080->8080")
 
 	five := " 5 " // whitespace is trimmed
-	w.setAnnotation("mux", w.key("max-ports"), &five)
-	w.waitAccepted("late", "http:9090->9090")
-	fixed := w.waitMuxPorts("mux", apiPort, w.hp("late", "http", 9090))
-	if got, want := nodePortsByName(fixed)[apiPort.Name], nodePortsByName(frozen)[apiPort.Name]; got != want {
+	w.SetAnnotation("mux", "e2e", w.Key("max-ports"), &five)
+	w.WaitAccepted("late", "http:9090->9090")
+	fixed := w.WaitMuxPortsAssigned("mux", apiPort, w.MuxPort("late", "http", 9090))
+	if got, want := world.NodePorts(fixed)[apiPort.Name], world.NodePorts(frozen)[apiPort.Name]; got != want {
 		t.Errorf("api NodePort moved: %d -> %d", want, got)
 	}
-	w.waitAccepted("api", "http:8080->8080")
+	w.WaitAccepted("api", "http:8080->8080")
 }
 
 // A bad edit of an accepted channel keeps its ports, annotation and ingress;
 // the condition and an Event say why; fixing it restores the same ports.
 func TestABadEditKeepsAnAcceptedChannelServing(t *testing.T) {
-	w := newMuxWorld(t)
-	mux := w.createMux("mux", nil)
-	w.cp.SetLoadBalancerIngress(t, mux, "203.0.113.7")
-	w.createChannel("api", "mux", map[string]string{w.key("external-ports"): "http:30080"}, chanTCP("http", 80))
-	a := w.startAgent()
-	w.waitAccepted("api", "http:80->30080")
-	port := w.hp("api", "http", 30080)
-	before := w.waitMuxPorts("mux", port)
-	good := w.waitChannel("api", func(s *corev1.Service) bool { return len(s.Status.LoadBalancer.Ingress) == 1 })
+	w := world.New(t)
+	mux := w.CreateMux("mux", nil)
+	w.CP.SetLoadBalancerIngress(t, mux, "203.0.113.7")
+	w.CreateChannel("api", "mux", map[string]string{w.Key("external-ports"): "http:30080"}, world.TCP("http", 80))
+	a := w.StartAgent()
+	w.WaitAccepted("api", "http:80->30080")
+	port := w.MuxPort("api", "http", 30080)
+	before := w.WaitMuxPortsAssigned("mux", port)
+	good := w.WaitChannel("api", func(s *corev1.Service) bool { return len(s.Status.LoadBalancer.Ingress) == 1 })
 	if got := good.Status.LoadBalancer.Ingress[0].IP; got != "203.0.113.7" {
 		t.Fatalf("channel ingress %v, want the mux's 203.0.113.7", good.Status.LoadBalancer.Ingress)
 	}
-	doc := w.stateDocument("mux", stateClaim{Service: "api", PortName: "http", Protocol: "TCP", ChannelPort: 80, MuxPort: 30080})
-	cm := w.waitState("mux", doc)
-	settleWrites(t, a, 500*time.Millisecond)
+	doc := w.StateDocument("mux", world.StateClaim{Service: "api", PortName: "http", Protocol: "TCP", ChannelPort: 80, MuxPort: 30080})
+	w.WaitStateDoc("mux", doc)
+	w.AwaitPass(a, "mux")
+	cm := w.State("mux") // after the pass that remembers the NodePorts too
 
 	bad := "http:notaport"
-	w.setAnnotation("api", w.key("external-ports"), &bad)
+	w.SetAnnotation("api", "e2e", w.Key("external-ports"), &bad)
 	wantMsg := `invalid item "http:notaport"`
-	refused := w.waitRefused("api", "InvalidPortMapping", wantMsg)
-	w.waitEvent("api", "Warning", "InvalidPortMapping", wantMsg)
-	settleWrites(t, a, time.Second)
-	if got := refused.Annotations[w.key("ports")]; got != "http:80->30080" {
+	w.WaitRejected("api", "InvalidPortMapping", wantMsg)
+	w.WaitEvent("api", "Warning", "InvalidPortMapping", wantMsg)
+	w.AwaitPass(a, "mux")
+	refused := w.Service("api") // as the agent left it after looking again
+	if got := refused.Annotations[w.Key("ports")]; got != "http:80->30080" {
 		t.Errorf("ports annotation %q after a bad edit, want it kept as http:80->30080", got)
 	}
 	if !reflect.DeepEqual(refused.Status.LoadBalancer, good.Status.LoadBalancer) {
 		t.Errorf("status.loadBalancer changed after a bad edit: %v -> %v", good.Status.LoadBalancer, refused.Status.LoadBalancer)
 	}
-	if after := w.svc("mux"); !reflect.DeepEqual(after.Spec.Ports, before.Spec.Ports) {
+	if after := w.Service("mux"); !reflect.DeepEqual(after.Spec.Ports, before.Spec.Ports) {
 		t.Errorf("mux ports changed after a bad edit:\n%+v\n%+v", before.Spec.Ports, after.Spec.Ports)
 	}
-	if got := w.stateCM("mux"); got.ResourceVersion != cm.ResourceVersion {
+	if got := w.State("mux"); got.ResourceVersion != cm.ResourceVersion {
 		t.Errorf("state rewritten after a bad edit:\n%s", got.Data["allocations.json"])
 	}
 
 	fix := "http:30080"
-	w.setAnnotation("api", w.key("external-ports"), &fix)
-	fixed := w.waitAccepted("api", "http:80->30080")
-	if after := w.waitMuxPorts("mux", port); !reflect.DeepEqual(after.Spec.Ports, before.Spec.Ports) {
+	w.SetAnnotation("api", "e2e", w.Key("external-ports"), &fix)
+	fixed := w.WaitAccepted("api", "http:80->30080")
+	if after := w.WaitMuxPortsAssigned("mux", port); !reflect.DeepEqual(after.Spec.Ports, before.Spec.Ports) {
 		t.Errorf("mux ports after the fix:\n%+v\nwant\n%+v", after.Spec.Ports, before.Spec.Ports)
 	}
 	if !reflect.DeepEqual(fixed.Status.LoadBalancer, good.Status.LoadBalancer) {
 		t.Errorf("status.loadBalancer after the fix %v, want %v", fixed.Status.LoadBalancer, good.Status.LoadBalancer)
 	}
-	w.waitState("mux", doc)
+	w.WaitStateDoc("mux", doc)
 }
 
 // A GKE-backed mux is capped at 100 ports: of 101 one-port channels the last by
 // name is refused, and the mux says why.
 func TestAGKEMuxIsCappedAtOneHundredPorts(t *testing.T) {
-	w := newMuxWorld(t)
+	w := world.New(t)
 	began := time.Now()
-	w.createMux("mux", map[string]string{"cloud.google.com/l4-rbs": "enabled"})
+	w.CreateMux("mux", map[string]string{"cloud.google.com/l4-rbs": "enabled"})
 	var list []*corev1.Service
-	var want []pubPort
+	var want []world.Port
 	for i := range 101 {
 		name := fmt.Sprintf("ch-%03d", i)
-		list = append(list, w.channelObject(name, "mux", nil, chanTCP("http", int32(20000+i))))
+		list = append(list, w.ChannelObject(name, "mux", nil, world.TCP("http", int32(20000+i))))
 		if i < 100 {
-			want = append(want, w.hp(name, "http", int32(20000+i)))
+			want = append(want, w.MuxPort(name, "http", int32(20000+i)))
 		}
 	}
-	w.createServices(list)
+	w.CreateServices(list)
 	created := time.Since(began)
-	a := w.startAgent()
-	w.waitMuxPorts("mux", want...)
-	w.assertNoPortsAnnotation(w.waitRefused("ch-100", "MuxPortLimitExceeded",
-		fmt.Sprintf("mux %s/mux is limited to 100 port(s) and serves 100; channel %s/ch-100 needs 1 more", w.ns, w.ns)))
-	allAccepted := func() (bool, string) {
-		svcs, err := w.c.CoreV1().Services(w.ns).List(w.ctx(), metav1.ListOptions{})
+	a := w.StartAgent()
+	w.WaitMuxPortsAssigned("mux", want...)
+	w.NoPortsAnnotation(w.WaitRejected("ch-100", "MuxPortLimitExceeded",
+		fmt.Sprintf("mux %s/mux is limited to 100 port(s) and serves 100; channel %s/ch-100 needs 1 more", w.Namespace, w.Namespace)))
+	allAccepted := func() (bool, string, error) {
+		svcs, err := w.Client.CoreV1().Services(w.Namespace).List(w.Context(), metav1.ListOptions{})
 		if err != nil {
-			return false, err.Error()
+			return false, "", err
 		}
 		accepted := 0
 		for i := range svcs.Items {
 			s := &svcs.Items[i]
-			if c := w.accepted(s); c != nil && c.Status == metav1.ConditionTrue &&
-				s.Annotations[w.key("ports")] == fmt.Sprintf("http:%d->%d", s.Spec.Ports[0].Port, s.Spec.Ports[0].Port) {
+			if c := w.Accepted(s); c != nil && c.Status == metav1.ConditionTrue &&
+				s.Annotations[w.Key("ports")] == fmt.Sprintf("http:%d->%d", s.Spec.Ports[0].Port, s.Spec.Ports[0].Port) {
 				accepted++
 			}
 		}
-		return accepted == 100, fmt.Sprintf("%d channels accepted", accepted)
+		return accepted == 100, fmt.Sprintf("%d channels accepted", accepted), nil
 	}
-	controlplane.Eventually(t, waitLimit, allAccepted)
-	w.waitEvent("mux", "Warning", "GkePortLimitApplied", "limit of 100 ports")
-	w.waitEvent("ch-100", "Warning", "MuxPortLimitExceeded", "limited to 100 port(s)")
+	if err := w.Poll(0, allAccepted); err != nil {
+		t.Fatal(err)
+	}
+	w.WaitEvent("mux", "Warning", "GkePortLimitApplied", "limit of 100 ports")
+	w.WaitEvent("ch-100", "Warning", "MuxPortLimitExceeded", "limited to 100 port(s)")
+	w.AwaitPass(a, "mux")
 	t.Logf("GKE cap: 101 channels created in %v; converged %v after start (agent writes %d)",
-		created.Round(time.Millisecond), time.Since(began).Round(time.Millisecond), settleWrites(t, a, 500*time.Millisecond))
+		created.Round(time.Millisecond), time.Since(began).Round(time.Millisecond), a.Writes(t))
 }
 
 // Channel external-dns hostnames are aggregated onto the mux, de-duplicated in
@@ -161,45 +171,45 @@ func TestAGKEMuxIsCappedAtOneHundredPorts(t *testing.T) {
 // channel that asked is told.
 func TestExternalDNSHostnamesAreAggregatedUnlessTheUserOwnsTheKey(t *testing.T) {
 	const hostKey = "external-dns.alpha.kubernetes.io/hostname"
-	w := newMuxWorld(t)
-	w.createMux("mux", nil)
-	w.createChannel("a", "mux", map[string]string{w.key("external-dns-hostname"): "a.example.com"}, chanTCP("http", 8080))
-	w.createChannel("b", "mux", map[string]string{w.key("external-dns-hostname"): "b.example.com,a.example.com"}, chanTCP("http", 8081))
-	w.createChannel("c", "mux", nil, chanTCP("http", 8082))
+	w := world.New(t)
+	w.CreateMux("mux", nil)
+	w.CreateChannel("a", "mux", map[string]string{w.Key("external-dns-hostname"): "a.example.com"}, world.TCP("http", 8080))
+	w.CreateChannel("b", "mux", map[string]string{w.Key("external-dns-hostname"): "b.example.com,a.example.com"}, world.TCP("http", 8081))
+	w.CreateChannel("c", "mux", nil, world.TCP("http", 8082))
 
-	w.createMux("usermux", map[string]string{hostKey: "user.example.com"})
-	w.createChannel("ua", "usermux", map[string]string{w.key("external-dns-hostname"): "x.example.com"}, chanTCP("http", 8080))
-	w.createChannel("ub", "usermux", map[string]string{w.key("external-dns-hostname"): "y.example.com"}, chanTCP("http", 8081))
-	w.createChannel("uc", "usermux", nil, chanTCP("http", 8082))
-	a := w.startAgent()
+	w.CreateMux("usermux", map[string]string{hostKey: "user.example.com"})
+	w.CreateChannel("ua", "usermux", map[string]string{w.Key("external-dns-hostname"): "x.example.com"}, world.TCP("http", 8080))
+	w.CreateChannel("ub", "usermux", map[string]string{w.Key("external-dns-hostname"): "y.example.com"}, world.TCP("http", 8081))
+	w.CreateChannel("uc", "usermux", nil, world.TCP("http", 8082))
+	a := w.StartAgent()
 
 	for _, ch := range []struct{ name, ann string }{{"a", "http:8080->8080"}, {"b", "http:8081->8081"}, {"c", "http:8082->8082"},
 		{"ua", "http:8080->8080"}, {"ub", "http:8081->8081"}, {"uc", "http:8082->8082"}} {
-		w.waitAccepted(ch.name, ch.ann)
+		w.WaitAccepted(ch.name, ch.ann)
 	}
-	controlplane.Eventually(t, waitLimit, func() (bool, string) {
-		m := w.svc("mux")
-		return m.Annotations[hostKey] == "a.example.com,b.example.com" && m.Annotations[w.key("aggregated-external-dns")] == hostKey,
+	w.WaitServiceFor("mux", func(m *corev1.Service) (bool, string) {
+		return m.Annotations[hostKey] == "a.example.com,b.example.com" && m.Annotations[w.Key("aggregated-external-dns")] == hostKey,
 			fmt.Sprintf("mux annotations %v", m.Annotations)
 	})
-	m := w.svc("mux")
+	m := w.Service("mux")
 	if _, ok := m.Annotations["external-dns.alpha.kubernetes.io/cloudflare-proxied"]; ok {
 		t.Errorf("cloudflare-proxied set on the mux though no channel asked: %v", m.Annotations)
 	}
 
 	for _, ch := range []string{"ua", "ub"} {
-		w.waitEvent(ch, "Warning", "MuxExternalDnsAnnotationConflict", hostKey)
+		w.WaitEvent(ch, "Warning", "MuxExternalDnsAnnotationConflict", hostKey)
 	}
-	settleWrites(t, a, time.Second)
-	w.assertNoEvent("uc", "MuxExternalDnsAnnotationConflict")
+	w.AwaitPass(a, "mux")
+	w.AwaitPass(a, "usermux")
+	w.NoEvent("uc", "MuxExternalDnsAnnotationConflict")
 	for _, ch := range []string{"a", "b", "c"} {
-		w.assertNoEvent(ch, "MuxExternalDnsAnnotationConflict")
+		w.NoEvent(ch, "MuxExternalDnsAnnotationConflict")
 	}
-	um := w.svc("usermux")
+	um := w.Service("usermux")
 	if got := um.Annotations[hostKey]; got != "user.example.com" {
 		t.Errorf("user-owned hostname on usermux changed to %q", got)
 	}
-	if got, ok := um.Annotations[w.key("aggregated-external-dns")]; ok {
+	if got, ok := um.Annotations[w.Key("aggregated-external-dns")]; ok {
 		t.Errorf("usermux lists %q as agent-owned external-dns keys, want none", got)
 	}
 }
@@ -208,57 +218,62 @@ func TestExternalDNSHostnamesAreAggregatedUnlessTheUserOwnsTheKey(t *testing.T) 
 // channel naming a missing mux is told so on its condition, and accepted once
 // the mux exists; an accepted channel's condition follows its generation.
 func TestInvalidMuxesAndMissingMuxesAreReportedAndGoodChannelsAccepted(t *testing.T) {
-	w := newMuxWorld(t)
-	sel := w.createMux("selmux", nil, func(s *corev1.Service) { s.Spec.Selector = map[string]string{"app": "x"} })
-	cip := w.createMux("cipmux", nil, func(s *corev1.Service) { s.Spec.Type = corev1.ServiceTypeClusterIP })
-	w.createChannel("onsel", "selmux", nil, chanTCP("http", 8080))
-	w.createChannel("lost", "ghost", nil, chanTCP("http", 8080))
-	w.createMux("mux", nil)
-	w.createChannel("good", "mux", nil, chanTCP("http", 8080))
-	a := w.startAgent()
+	w := world.New(t)
+	sel := w.CreateMux("selmux", nil, func(s *corev1.Service) { s.Spec.Selector = map[string]string{"app": "x"} })
+	cip := w.CreateMux("cipmux", nil, func(s *corev1.Service) { s.Spec.Type = corev1.ServiceTypeClusterIP })
+	w.CreateChannel("onsel", "selmux", nil, world.TCP("http", 8080))
+	w.CreateChannel("lost", "ghost", nil, world.TCP("http", 8080))
+	w.CreateMux("mux", nil)
+	w.CreateChannel("good", "mux", nil, world.TCP("http", 8080))
+	a := w.StartAgent()
 
-	w.waitEvent("selmux", "Warning", "NotSupported", "selector")
-	w.waitEvent("cipmux", "Warning", "NotLoadBalancer", `"ClusterIP"`)
-	missing := fmt.Sprintf("names mux %s/ghost, which does not exist", w.ns)
-	lost := w.waitRefused("lost", "MuxNotFound", missing)
-	w.assertNoPortsAnnotation(lost)
-	w.waitEvent("lost", "Warning", "MuxNotFound", missing)
+	w.WaitEvent("selmux", "Warning", "NotSupported", "selector")
+	w.WaitEvent("cipmux", "Warning", "NotLoadBalancer", `"ClusterIP"`)
+	missing := fmt.Sprintf("names mux %s/ghost, which does not exist", w.Namespace)
+	lost := w.WaitRejected("lost", "MuxNotFound", missing)
+	w.NoPortsAnnotation(lost)
+	w.WaitEvent("lost", "Warning", "MuxNotFound", missing)
 
-	good := w.waitAccepted("good", "http:8080->8080")
-	cond := w.accepted(good)
+	good := w.WaitAccepted("good", "http:8080->8080")
+	cond := w.Accepted(good)
 	if cond.ObservedGeneration != good.Generation || cond.Message == "" || cond.LastTransitionTime.IsZero() {
 		t.Errorf("good channel condition %+v, want observedGeneration %d, a message and a transition time", cond, good.Generation)
 	}
-	settleWrites(t, a, time.Second)
+	// The invalid muxes' first passes (which posted their Events) have ended:
+	// whatever they were going to write is written. No poke: the muxes must
+	// keep their resourceVersions.
+	w.AwaitPasses(a, "selmux", 1)
+	w.AwaitPasses(a, "cipmux", 1)
+	w.AwaitPass(a, "mux")
 	for _, m := range []*corev1.Service{sel, cip} {
-		now := w.svc(m.Name)
+		now := w.Service(m.Name)
 		if now.ResourceVersion != m.ResourceVersion {
 			t.Errorf("invalid mux %s was written: %v %v", m.Name, now.Spec.Ports, now.Annotations)
 		}
-		if w.stateCM(m.Name) != nil {
+		if w.State(m.Name) != nil {
 			t.Errorf("invalid mux %s got a state ConfigMap", m.Name)
 		}
 	}
-	if s := w.svc("onsel"); w.accepted(s) != nil && w.accepted(s).Status == metav1.ConditionTrue {
-		t.Errorf("a channel of an invalid mux is accepted: %s", w.describe(s))
+	if s := w.Service("onsel"); w.Accepted(s) != nil && w.Accepted(s).Status == metav1.ConditionTrue {
+		t.Errorf("a channel of an invalid mux is accepted: %s", w.Describe(s))
 	}
 
 	// After a spec change the condition is for the current generation (the API
 	// server may leave a Service's generation at 0), and its lastTransitionTime
 	// stays: the status did not flip.
-	w.patchService("good", `{"spec":{"ports":[{"name":"http","port":8080,"protocol":"TCP"},{"name":"admin","port":9000,"protocol":"TCP"}]}}`)
-	regen := w.waitAccepted("good", "http:8080->8080, admin:9000->9000")
-	if got := w.accepted(regen); got.ObservedGeneration != regen.Generation || !got.LastTransitionTime.Equal(&cond.LastTransitionTime) {
+	w.PatchService("good", "e2e", types.MergePatchType, `{"spec":{"ports":[{"name":"http","port":8080,"protocol":"TCP"},{"name":"admin","port":9000,"protocol":"TCP"}]}}`)
+	regen := w.WaitAccepted("good", "http:8080->8080, admin:9000->9000")
+	if got := w.Accepted(regen); got.ObservedGeneration != regen.Generation || !got.LastTransitionTime.Equal(&cond.LastTransitionTime) {
 		t.Errorf("condition after a spec change %+v; want observedGeneration %d and lastTransitionTime %v", got, regen.Generation, cond.LastTransitionTime)
 	}
 	t.Logf("Service generation before/after a spec change: %d/%d", cond.ObservedGeneration, regen.Generation)
 
 	// The missing mux appears: the lost channel is accepted.
 	appeared := time.Now()
-	w.createMux("ghost", nil)
-	w.waitAccepted("lost", "http:8080->8080")
+	w.CreateMux("ghost", nil)
+	w.WaitAccepted("lost", "http:8080->8080")
 	t.Logf("channel of the new mux accepted %v after the mux appeared", time.Since(appeared).Round(time.Millisecond))
-	if c := w.accepted(w.svc("lost")); !strings.Contains(c.Message, "ghost") {
+	if c := w.Accepted(w.Service("lost")); !strings.Contains(c.Message, "ghost") {
 		t.Errorf("accepted message %q does not name the mux", c.Message)
 	}
 }

@@ -14,8 +14,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
-	"github.com/nowakeai/svcmux/test/agentrun"
 	"github.com/nowakeai/svcmux/test/controlplane"
+	"github.com/nowakeai/svcmux/test/world"
 )
 
 // TestLegacyEndpointsModes runs the agent in --endpoints-mode=endpoints (one
@@ -24,29 +24,29 @@ import (
 // skip-mirror label, so the cluster mirrors nothing) (SPEC §6).
 func TestLegacyEndpointsModes(t *testing.T) {
 	for _, mode := range []string{"endpoints", "both"} {
-		t.Run(mode, func(t *testing.T) { testLegacyEndpointsModeB(t, mode) })
+		t.Run(mode, func(t *testing.T) { testLegacyEndpointsMode(t, mode) })
 	}
 }
 
-func testLegacyEndpointsModeB(t *testing.T, mode string) {
-	e := newEnvB(t)
-	mux := e.newMuxB("mux", nil)
-	e.newChannelB("web", e.classB("mux"), map[string]string{"app": "web"}, nil,
+func testLegacyEndpointsMode(t *testing.T, mode string) {
+	w := world.New(t)
+	mux := w.CreateMux("mux", nil)
+	w.CreateChannel("web", "mux", nil,
 		corev1.ServicePort{Name: "http", Port: 8080, TargetPort: intstr.FromInt32(80)})
-	node := e.nodeB()
+	node := w.Node("192.0.2.20")
 	app := map[string]string{"app": "web"}
-	e.podB("ready", app, node, "10.244.3.1", true)
-	e.podB("not-ready", app, node, "10.244.3.2", false)
-	e.cp.MarkTerminating(t, e.podB("terminating", app, node, "10.244.3.3", true))
-	agentrun.Start(t, e.cp.KubeconfigPath(), "--endpoints-mode="+mode)
+	w.Pod("ready", app, node, "10.244.3.1", true)
+	w.Pod("not-ready", app, node, "10.244.3.2", false)
+	w.CP.MarkTerminating(t, w.Pod("terminating", app, node, "10.244.3.3", true))
+	w.StartAgent("--endpoints-mode=" + mode)
 
-	hash := muxPortNameB(e.ns, "web", "http")
+	hash := world.PortName(w.Namespace, "web", "http")
 	ref := func(pod string) *corev1.ObjectReference {
-		p, err := e.c.CoreV1().Pods(e.ns).Get(e.ctx, pod, metav1.GetOptions{})
+		p, err := w.Client.CoreV1().Pods(w.Namespace).Get(w.Context(), pod, metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		return &corev1.ObjectReference{Kind: "Pod", Namespace: e.ns, Name: pod, UID: p.UID}
+		return &corev1.ObjectReference{Kind: "Pod", Namespace: w.Namespace, Name: pod, UID: p.UID}
 	}
 	// Terminating pods are left out, as the endpoints controller does.
 	wantSubsets := []corev1.EndpointSubset{{
@@ -55,27 +55,27 @@ func testLegacyEndpointsModeB(t *testing.T, mode string) {
 		Ports:             []corev1.EndpointPort{{Name: hash, Port: 80, Protocol: corev1.ProtocolTCP}},
 	}}
 	var ep *corev1.Endpoints
-	controlplane.Eventually(t, waitB, func() (bool, string) {
+	controlplane.Eventually(t, world.DefaultTimeout, func() (bool, string) {
 		var err error
-		ep, err = e.c.CoreV1().Endpoints(e.ns).Get(e.ctx, "mux", metav1.GetOptions{})
+		ep, err = w.Client.CoreV1().Endpoints(w.Namespace).Get(w.Context(), "mux", metav1.GetOptions{})
 		if err != nil {
 			return false, err.Error()
 		}
 		return equality.Semantic.DeepEqual(ep.Subsets, wantSubsets), fmt.Sprintf("subsets %+v\nwant %+v", ep.Subsets, wantSubsets)
 	})
-	wantLabels := map[string]string{labelManagedByB: "svc-lb-mux", labelComponentB: "mux-endpoints"}
+	wantLabels := map[string]string{world.LabelManagedBy: "svc-lb-mux", world.LabelComponent: "mux-endpoints"}
 	if mode == "both" {
-		wantLabels[labelSkipMirrorB] = "true"
+		wantLabels[world.LabelSkipMirror] = "true"
 	}
 	for k, v := range wantLabels {
 		if ep.Labels[k] != v {
 			t.Errorf("Endpoints label %s=%q, want %q (labels %v)", k, ep.Labels[k], v, ep.Labels)
 		}
 	}
-	if _, has := ep.Labels[labelSkipMirrorB]; mode == "endpoints" && has {
-		t.Errorf("endpoints mode: the Endpoints must not carry %s (labels %v)", labelSkipMirrorB, ep.Labels)
+	if _, has := ep.Labels[world.LabelSkipMirror]; mode == "endpoints" && has {
+		t.Errorf("endpoints mode: the Endpoints must not carry %s (labels %v)", world.LabelSkipMirror, ep.Labels)
 	}
-	for k, v := range map[string]string{annManagedB: "true", annMuxRefB: e.refB("mux"), annChannelsB: fmt.Sprintf("[%q]", e.refB("web"))} {
+	for k, v := range map[string]string{w.Key("managed"): "true", w.Key("mux"): w.Ref("mux"), w.Key("channels"): fmt.Sprintf("[%q]", w.Ref("web"))} {
 		if ep.Annotations[k] != v {
 			t.Errorf("Endpoints annotation %s=%q, want %q", k, ep.Annotations[k], v)
 		}
@@ -84,43 +84,43 @@ func testLegacyEndpointsModeB(t *testing.T, mode string) {
 		t.Errorf("Endpoints ownerReferences %+v, want the mux %s", ep.OwnerReferences, mux.UID)
 	}
 
-	wantSlices := []epB{
-		{Addr: "10.244.3.1", Pod: "Pod/" + e.ns + "/ready", Node: node, PortName: hash, Port: 80, Ready: true, Serving: true},
-		{Addr: "10.244.3.2", Pod: "Pod/" + e.ns + "/not-ready", Node: node, PortName: hash, Port: 80},
-		{Addr: "10.244.3.3", Pod: "Pod/" + e.ns + "/terminating", Node: node, PortName: hash, Port: 80, Serving: true, Terminating: true},
+	wantSlices := []world.Endpoint{
+		{Addr: "10.244.3.1", Pod: "Pod/" + w.Namespace + "/ready", Node: node, PortName: hash, Port: 80, Ready: true, Serving: true},
+		{Addr: "10.244.3.2", Pod: "Pod/" + w.Namespace + "/not-ready", Node: node, PortName: hash, Port: 80},
+		{Addr: "10.244.3.3", Pod: "Pod/" + w.Namespace + "/terminating", Node: node, PortName: hash, Port: 80, Serving: true, Terminating: true},
 	}
 	switch mode {
 	case "endpoints":
 		// The cluster mirrors the Endpoints (that is how it routes); svcmux writes no slice.
-		controlplane.Eventually(t, waitB, func() (bool, string) {
-			m := e.slicesByManagerB("mux", mirrorManagerB)
+		controlplane.Eventually(t, world.DefaultTimeout, func() (bool, string) {
+			m := w.SlicesOf("mux", world.MirroringSliceManager)
 			return len(m) == 1, fmt.Sprintf("%d mirrored slices", len(m))
 		})
-		if got := e.muxSlicesB("mux"); len(got) != 0 {
-			t.Errorf("endpoints mode: svcmux slices %+v, want none", flattenB(got, true))
+		if got := w.MuxSlices("mux"); len(got) != 0 {
+			t.Errorf("endpoints mode: svcmux slices %+v, want none", world.Endpoints(got, true))
 		}
 	case "both":
-		e.waitMuxEndpointsB("mux", wantSlices)
-		// The mirroring controller acts within a second when it does (see the
-		// endpoints mode); give it three before concluding it does not.
-		holdB(t, 3*time.Second, func() (bool, string) {
-			m := e.slicesByManagerB("mux", mirrorManagerB)
-			return len(m) == 0, fmt.Sprintf("mirrored slices of a skip-mirror Endpoints: %+v", flattenB(m, true))
-		})
+		w.WaitMuxEndpoints("mux", wantSlices)
+		// The positive signal that the mirroring controller has looked: it
+		// mirrors a marker Endpoints written after the mux's.
+		awaitMirroring(t, w)
+		if m := w.SlicesOf("mux", world.MirroringSliceManager); len(m) != 0 {
+			t.Errorf("mirrored slices of a skip-mirror Endpoints: %+v", world.Endpoints(m, true))
+		}
 	}
 
 	// The channel goes: the Endpoints stays, with no subsets; no svcmux slice is left.
-	if err := e.c.CoreV1().Services(e.ns).Delete(e.ctx, "web", metav1.DeleteOptions{}); err != nil {
+	if err := w.Client.CoreV1().Services(w.Namespace).Delete(w.Context(), "web", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	controlplane.Eventually(t, waitB, func() (bool, string) {
-		ep, err := e.c.CoreV1().Endpoints(e.ns).Get(e.ctx, "mux", metav1.GetOptions{})
+	controlplane.Eventually(t, world.DefaultTimeout, func() (bool, string) {
+		ep, err := w.Client.CoreV1().Endpoints(w.Namespace).Get(w.Context(), "mux", metav1.GetOptions{})
 		if err != nil {
 			return false, "the Endpoints must be kept when empty: " + err.Error()
 		}
-		ours := e.muxSlicesB("mux")
-		return len(ep.Subsets) == 0 && len(ours) == 0 && ep.Annotations[annChannelsB] == "[]",
-			fmt.Sprintf("subsets %+v, channels %s, svcmux slices %d", ep.Subsets, ep.Annotations[annChannelsB], len(ours))
+		ours := w.MuxSlices("mux")
+		return len(ep.Subsets) == 0 && len(ours) == 0 && ep.Annotations[w.Key("channels")] == "[]",
+			fmt.Sprintf("subsets %+v, channels %s, svcmux slices %d", ep.Subsets, ep.Annotations[w.Key("channels")], len(ours))
 	})
 }
 
@@ -132,20 +132,20 @@ func testLegacyEndpointsModeB(t *testing.T, mode string) {
 // own slices otherwise, and the Endpoints deleted when back to slices
 // (SPEC §6).
 func TestSwitchingEndpointsModesKeepsTheMuxRouted(t *testing.T) {
-	e := newEnvB(t)
-	e.newMuxB("mux", nil)
-	e.newChannelB("web", e.classB("mux"), map[string]string{"app": "web"}, nil,
+	w := world.New(t)
+	w.CreateMux("mux", nil)
+	w.CreateChannel("web", "mux", nil,
 		corev1.ServicePort{Name: "http", Port: 8080, TargetPort: intstr.FromInt32(80)})
-	node := e.nodeB()
-	e.podB("web-0", map[string]string{"app": "web"}, node, "10.244.6.1", true)
-	hash := muxPortNameB(e.ns, "web", "http")
-	want := []epB{{Addr: "10.244.6.1", Pod: "Pod/" + e.ns + "/web-0", Node: node, PortName: hash, Port: 80, Ready: true, Serving: true}}
+	node := w.Node("192.0.2.20")
+	w.Pod("web-0", map[string]string{"app": "web"}, node, "10.244.6.1", true)
+	hash := world.PortName(w.Namespace, "web", "http")
+	want := []world.Endpoint{{Addr: "10.244.6.1", Pod: "Pod/" + w.Namespace + "/web-0", Node: node, PortName: hash, Port: 80, Ready: true, Serving: true}}
 
 	routed := func(step int, mode string) {
 		t.Helper()
-		controlplane.Eventually(t, waitB, func() (bool, string) {
-			ours, mirrored := flattenB(e.muxSlicesB("mux"), false), flattenB(e.slicesByManagerB("mux", mirrorManagerB), false)
-			ep, err := e.c.CoreV1().Endpoints(e.ns).Get(e.ctx, "mux", metav1.GetOptions{})
+		controlplane.Eventually(t, world.DefaultTimeout, func() (bool, string) {
+			ours, mirrored := world.Endpoints(w.MuxSlices("mux"), false), world.Endpoints(w.SlicesOf("mux", world.MirroringSliceManager), false)
+			ep, err := w.Client.CoreV1().Endpoints(w.Namespace).Get(w.Context(), "mux", metav1.GetOptions{})
 			state := fmt.Sprintf("step %d, mode %s: svcmux slices %+v; mirrored %+v; Endpoints %v", step+1, mode, ours, mirrored, err)
 			if err == nil {
 				state += fmt.Sprintf(" labels %v", ep.Labels)
@@ -153,19 +153,19 @@ func TestSwitchingEndpointsModesKeepsTheMuxRouted(t *testing.T) {
 			switch mode {
 			case "endpoints":
 				// The mirror is the cluster's: compare what routing depends on.
-				return err == nil && ep.Labels[labelSkipMirrorB] == "" && len(ours) == 0 && sameAddrPortsB(mirrored, want), state
+				return err == nil && ep.Labels[world.LabelSkipMirror] == "" && len(ours) == 0 && sameAddrPorts(mirrored, want), state
 			case "both":
-				return err == nil && ep.Labels[labelSkipMirrorB] == "true" && reflect.DeepEqual(ours, want) && len(mirrored) == 0, state
+				return err == nil && ep.Labels[world.LabelSkipMirror] == "true" && reflect.DeepEqual(ours, want) && len(mirrored) == 0, state
 			default: // slices
 				return apierrors.IsNotFound(err) && reflect.DeepEqual(ours, want) && len(mirrored) == 0, state
 			}
 		})
 	}
 	for step, mode := range []string{"endpoints", "slices", "both", "endpoints"} {
-		a := agentrun.Start(t, e.cp.KubeconfigPath(), "--endpoints-mode="+mode)
+		a := w.StartAgent("--endpoints-mode=" + mode)
 		t.Cleanup(func() {
 			if t.Failed() {
-				t.Logf("agent --endpoints-mode=%s log:\n%s", mode, grepB(a.LogTail(400), e.ns))
+				t.Logf("agent --endpoints-mode=%s log:\n%s", mode, a.LogTail(60))
 			}
 		})
 		routed(step, mode)
@@ -173,9 +173,9 @@ func TestSwitchingEndpointsModesKeepsTheMuxRouted(t *testing.T) {
 	}
 }
 
-// sameAddrPortsB compares endpoints by address, port name and number and
+// sameAddrPorts compares endpoints by address, port name and number and
 // readiness: what routing depends on.
-func sameAddrPortsB(got, want []epB) bool {
+func sameAddrPorts(got, want []world.Endpoint) bool {
 	if len(got) != len(want) {
 		return false
 	}
@@ -191,11 +191,11 @@ func sameAddrPortsB(got, want []epB) bool {
 // TestMuxSlicesHoldAtMost100Endpoints puts 150 ready pods behind one channel:
 // the mux gets two slices, 100 and 50 endpoints (SPEC §6).
 func TestMuxSlicesHoldAtMost100Endpoints(t *testing.T) {
-	e := newEnvB(t)
-	e.newMuxB("mux", nil)
-	e.newChannelB("web", e.classB("mux"), map[string]string{"app": "web"}, nil,
+	w := world.New(t)
+	w.CreateMux("mux", nil)
+	w.CreateChannel("web", "mux", nil,
 		corev1.ServicePort{Name: "http", Port: 8080, TargetPort: intstr.FromInt32(80)})
-	node := e.nodeB()
+	node := w.Node("192.0.2.20")
 	const n = 150
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 16)
@@ -205,23 +205,23 @@ func TestMuxSlicesHoldAtMost100Endpoints(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			e.podB(fmt.Sprintf("web-%03d", i), map[string]string{"app": "web"}, node, fmt.Sprintf("10.244.7.%d", i+1), true)
+			w.Pod(fmt.Sprintf("web-%03d", i), map[string]string{"app": "web"}, node, fmt.Sprintf("10.244.7.%d", i+1), true)
 		}()
 	}
 	wg.Wait()
-	agentrun.Start(t, e.cp.KubeconfigPath())
+	w.StartAgent()
 	var sizes []int
 	controlplane.Eventually(t, 30*time.Second, func() (bool, string) {
 		sizes = sizes[:0]
 		total := 0
-		for _, s := range e.muxSlicesB("mux") {
+		for _, s := range w.MuxSlices("mux") {
 			sizes = append(sizes, len(s.Endpoints))
 			total += len(s.Endpoints)
 		}
 		slices.Sort(sizes)
 		return reflect.DeepEqual(sizes, []int{50, 100}), fmt.Sprintf("mux slice sizes %v (%d endpoints)", sizes, total)
 	})
-	e.waitSummaryB("mux", fmt.Sprintf("1 channel(s) | 1 port(s) | %d pod(s) | DNS: pending", n))
+	waitSummary(w, "mux", fmt.Sprintf("1 channel(s) | 1 port(s) | %d pod(s) | DNS: pending", n))
 }
 
 // TestDeletingTheMuxUnattachesItsChannelsAndRecreatingItRestoresTheirPorts
@@ -230,50 +230,72 @@ func TestMuxSlicesHoldAtMost100Endpoints(t *testing.T) {
 // ConfigMap stays (no owner reference); created again, the mux gets the same
 // ports back, the auto one included (SPEC §4, §5, §6).
 func TestDeletingTheMuxUnattachesItsChannelsAndRecreatingItRestoresTheirPorts(t *testing.T) {
-	e := newEnvB(t)
-	ranged := map[string]string{annPortRangeB: "20000-20099"}
-	mux := e.newMuxB("mux", ranged)
-	e.cp.SetLoadBalancerIngress(t, mux, "203.0.113.40")
-	e.newChannelB("api", e.classB("mux"), map[string]string{"app": "api"}, nil, tcpB("http", 8080))
+	w := world.New(t)
+	ranged := map[string]string{w.Key("port-range"): "20000-20099"}
+	mux := w.CreateMux("mux", ranged)
+	w.CP.SetLoadBalancerIngress(t, mux, "203.0.113.40")
+	w.CreateChannel("api", "mux", nil, world.TCP("http", 8080))
 	// Two auto channels: "b" gets 20000 first, then "a" sorts before it but
 	// arrives later and gets 20001; after the mux comes back "a" must not
 	// take 20000 by name order.
-	e.newChannelB("b", e.classB("mux"), map[string]string{"app": "b"}, map[string]string{annExternalB: "grpc:auto"}, tcpB("grpc", 9090))
-	node := e.nodeB()
-	e.podB("api-0", map[string]string{"app": "api"}, node, "10.244.9.1", true)
-	agentrun.Start(t, e.cp.KubeconfigPath())
-	e.servedB("b", "grpc:9090->20000")
-	e.newChannelB("a", e.classB("mux"), map[string]string{"app": "a"}, map[string]string{annExternalB: "grpc:auto"}, tcpB("grpc", 9090))
-	e.servedB("a", "grpc:9090->20001")
-	e.servedB("api", "http:8080->8080")
-	e.waitMuxEndpointsB("mux", []epB{{Addr: "10.244.9.1", Pod: "Pod/" + e.ns + "/api-0", Node: node,
-		PortName: muxPortNameB(e.ns, "api", "http"), Port: 8080, Ready: true, Serving: true}})
-	before := portIDsB(e.svcB("mux"))
+	w.CreateChannel("b", "mux", map[string]string{w.Key("external-ports"): "grpc:auto"}, world.TCP("grpc", 9090))
+	node := w.Node("192.0.2.20")
+	w.Pod("api-0", map[string]string{"app": "api"}, node, "10.244.9.1", true)
+	w.StartAgent()
+	served(w, "b", "grpc:9090->20000")
+	w.CreateChannel("a", "mux", map[string]string{w.Key("external-ports"): "grpc:auto"}, world.TCP("grpc", 9090))
+	served(w, "a", "grpc:9090->20001")
+	served(w, "api", "http:8080->8080")
+	w.WaitMuxEndpoints("mux", []world.Endpoint{{Addr: "10.244.9.1", Pod: "Pod/" + w.Namespace + "/api-0", Node: node,
+		PortName: world.PortName(w.Namespace, "api", "http"), Port: 8080, Ready: true, Serving: true}})
+	before := world.PortIDs(w.Service("mux"))
 
-	if err := e.c.CoreV1().Services(e.ns).Delete(e.ctx, "mux", metav1.DeleteOptions{}); err != nil {
+	if err := w.Client.CoreV1().Services(w.Namespace).Delete(w.Context(), "mux", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"api", "a", "b"} {
-		e.waitSvcB(name, func(s *corev1.Service) (bool, string) {
-			_, has := s.Annotations[annPortsB]
-			c := acceptedB(s)
+		w.WaitServiceFor(name, func(s *corev1.Service) (bool, string) {
+			_, has := s.Annotations[w.Key("ports")]
+			c := w.Accepted(s)
 			return !has && len(s.Status.LoadBalancer.Ingress) == 0 && c != nil && c.Status == metav1.ConditionFalse &&
-				c.Reason == "MuxNotFound", svcStateB(s)
+				c.Reason == "MuxNotFound", w.DescribeAll(s)
 		})
 	}
-	controlplane.Eventually(t, waitB, func() (bool, string) {
-		n := len(e.muxSlicesB("mux"))
+	controlplane.Eventually(t, world.DefaultTimeout, func() (bool, string) {
+		n := len(w.MuxSlices("mux"))
 		return n == 0, fmt.Sprintf("%d svcmux slices of the deleted mux", n)
 	})
-	if e.stateCMB("mux-port-allocations") == nil {
+	if w.ConfigMap("mux-port-allocations") == nil {
 		t.Fatalf("the state ConfigMap went with the mux")
 	}
 
-	e.newMuxB("mux", ranged)
-	e.servedB("b", "grpc:9090->20000")
-	e.servedB("a", "grpc:9090->20001")
-	e.servedB("api", "http:8080->8080")
-	if after := portIDsB(e.svcB("mux")); !reflect.DeepEqual(after, before) {
+	w.CreateMux("mux", ranged)
+	served(w, "b", "grpc:9090->20000")
+	served(w, "a", "grpc:9090->20001")
+	served(w, "api", "http:8080->8080")
+	if after := world.PortIDs(w.Service("mux")); !reflect.DeepEqual(after, before) {
 		t.Errorf("recreated mux ports %v, want %v as before", after, before)
 	}
+}
+
+// awaitMirroring creates a selector-less Service "mirror-marker" with an
+// Endpoints (no skip-mirror label) and waits until the cluster's mirroring
+// controller has made its slice: by then it has handled the Endpoints
+// written before the marker, so a mirror it did not make is one it will not
+// make.
+func awaitMirroring(t *testing.T, w *world.World) {
+	t.Helper()
+	w.CreateService(&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "mirror-marker", Namespace: w.Namespace},
+		Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{world.TCP("tcp", 9)}}})
+	if _, err := w.Client.CoreV1().Endpoints(w.Namespace).Create(w.Context(), &corev1.Endpoints{
+		ObjectMeta: metav1.ObjectMeta{Name: "mirror-marker", Namespace: w.Namespace},
+		Subsets: []corev1.EndpointSubset{{Addresses: []corev1.EndpointAddress{{IP: "192.0.2.99"}},
+			Ports: []corev1.EndpointPort{{Name: "tcp", Port: 9, Protocol: corev1.ProtocolTCP}}}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	controlplane.Eventually(t, world.DefaultTimeout, func() (bool, string) {
+		n := len(w.SlicesOf("mirror-marker", world.MirroringSliceManager))
+		return n == 1, fmt.Sprintf("%d mirrored slices of the marker", n)
+	})
 }

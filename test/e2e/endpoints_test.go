@@ -15,8 +15,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
-	"github.com/nowakeai/svcmux/test/agentrun"
 	"github.com/nowakeai/svcmux/test/controlplane"
+	"github.com/nowakeai/svcmux/test/world"
 )
 
 // TestPodReadinessAndTerminationFlowIntoTheMuxEndpointSlices follows pods
@@ -26,25 +26,25 @@ import (
 // port's name with the backend port number, and every endpoint keeps its
 // conditions, node and pod reference (SPEC §2 Routing, §6).
 func TestPodReadinessAndTerminationFlowIntoTheMuxEndpointSlices(t *testing.T) {
-	e := newEnvB(t)
-	mux := e.newMuxB("mux", nil)
-	e.newChannelB("web", e.classB("mux"), map[string]string{"app": "web"}, nil,
+	w := world.New(t)
+	mux := w.CreateMux("mux", nil)
+	w.CreateChannel("web", "mux", nil,
 		corev1.ServicePort{Name: "http", Port: 8080, Protocol: corev1.ProtocolTCP, TargetPort: intstr.FromString("web")})
-	a := agentrun.Start(t, e.cp.KubeconfigPath())
+	a := w.StartAgent()
 
-	node := e.nodeB()
+	node := w.Node("192.0.2.20")
 	web := map[string]string{"app": "web"}
 	named := func(port int32) corev1.ContainerPort {
 		return corev1.ContainerPort{Name: "web", ContainerPort: port, Protocol: corev1.ProtocolTCP}
 	}
-	e.podB("pod1", web, node, "10.244.1.1", true, named(8081))
-	pod2 := e.podB("pod2", web, node, "10.244.1.2", false, named(8082))
-	pod3 := e.podB("pod3", web, node, "10.244.1.3", true, named(8081))
-	e.cp.MarkTerminating(t, pod3)
+	w.Pod("pod1", web, node, "10.244.1.1", true, named(8081))
+	pod2 := w.Pod("pod2", web, node, "10.244.1.2", false, named(8082))
+	pod3 := w.Pod("pod3", web, node, "10.244.1.3", true, named(8081))
+	w.CP.MarkTerminating(t, pod3)
 
-	hash := muxPortNameB(e.ns, "web", "http")
-	pod := func(name string) string { return "Pod/" + e.ns + "/" + name }
-	want := []epB{
+	hash := world.PortName(w.Namespace, "web", "http")
+	pod := func(name string) string { return "Pod/" + w.Namespace + "/" + name }
+	want := []world.Endpoint{
 		{Addr: "10.244.1.1", Pod: pod("pod1"), Node: node, PortName: hash, Port: 8081, Ready: true, Serving: true},
 		{Addr: "10.244.1.2", Pod: pod("pod2"), Node: node, PortName: hash, Port: 8082},
 		{Addr: "10.244.1.3", Pod: pod("pod3"), Node: node, PortName: hash, Port: 8081, Serving: true, Terminating: true},
@@ -56,18 +56,18 @@ func TestPodReadinessAndTerminationFlowIntoTheMuxEndpointSlices(t *testing.T) {
 		channelWant[i].PortName = "http"
 	}
 	var channelSlices []discoveryv1.EndpointSlice
-	controlplane.Eventually(t, waitB, func() (bool, string) {
-		channelSlices = e.slicesByManagerB("web", "endpointslice-controller.k8s.io")
-		got := flattenB(channelSlices, false)
+	controlplane.Eventually(t, world.DefaultTimeout, func() (bool, string) {
+		channelSlices = w.SlicesOf("web", world.ClusterSliceManager)
+		got := world.Endpoints(channelSlices, false)
 		return reflect.DeepEqual(got, channelWant), fmt.Sprintf("channel endpoints %+v", got)
 	})
 	if len(channelSlices) != 2 {
 		t.Fatalf("the named targetPort resolves to 8081 and 8082: want 2 channel slices, got %d", len(channelSlices))
 	}
 
-	muxSlices := e.waitMuxEndpointsB("mux", want)
+	muxSlices := w.WaitMuxEndpoints("mux", want)
 	if len(muxSlices) != 2 {
-		t.Fatalf("want one mux slice per backend port (8081, 8082), got %d: %+v", len(muxSlices), flattenB(muxSlices, true))
+		t.Fatalf("want one mux slice per backend port (8081, 8082), got %d: %+v", len(muxSlices), world.Endpoints(muxSlices, true))
 	}
 	isController := true
 	owner := []metav1.OwnerReference{{APIVersion: "v1", Kind: "Service", Name: "mux", UID: mux.UID, Controller: &isController}}
@@ -84,15 +84,15 @@ func TestPodReadinessAndTerminationFlowIntoTheMuxEndpointSlices(t *testing.T) {
 		}
 		for k, v := range map[string]string{
 			discoveryv1.LabelServiceName: "mux",
-			discoveryv1.LabelManagedBy:   sliceManagerB,
-			labelManagedByB:              "svc-lb-mux",
-			labelComponentB:              "mux-endpoints",
+			discoveryv1.LabelManagedBy:   world.SliceManager,
+			world.LabelManagedBy:         "svc-lb-mux",
+			world.LabelComponent:         "mux-endpoints",
 		} {
 			if s.Labels[k] != v {
 				t.Errorf("slice %s: label %s=%q, want %q", s.Name, k, s.Labels[k], v)
 			}
 		}
-		for k, v := range map[string]string{annManagedB: "true", annMuxRefB: e.refB("mux"), annChannelsB: fmt.Sprintf("[%q]", e.refB("web"))} {
+		for k, v := range map[string]string{w.Key("managed"): "true", w.Key("mux"): w.Ref("mux"), w.Key("channels"): fmt.Sprintf("[%q]", w.Ref("web"))} {
 			if s.Annotations[k] != v {
 				t.Errorf("slice %s: annotation %s=%q, want %q", s.Name, k, s.Annotations[k], v)
 			}
@@ -122,49 +122,37 @@ func TestPodReadinessAndTerminationFlowIntoTheMuxEndpointSlices(t *testing.T) {
 		t.Errorf("addresses by slice port: got %v, want %v", ports, wantPorts)
 	}
 
-	got := e.svcB("mux")
-	if want := []string{hash + " 8080/TCP"}; !reflect.DeepEqual(portIDsB(got), want) {
-		t.Errorf("mux spec.ports %v, want %v", portIDsB(got), want)
+	got := w.Service("mux")
+	if want := []string{hash + " 8080/TCP"}; !reflect.DeepEqual(world.PortIDs(got), want) {
+		t.Errorf("mux spec.ports %v, want %v", world.PortIDs(got), want)
 	}
-	if v := e.svcB("web").Annotations[annPortsB]; v != "http:8080->8080" {
+	if v := w.Service("web").Annotations[w.Key("ports")]; v != "http:8080->8080" {
 		t.Errorf("channel ports annotation %q, want %q", v, "http:8080->8080")
 	}
-	e.waitSummaryB("mux", "1 channel(s) | 1 port(s) | 1 pod(s) | DNS: pending")
+	waitSummary(w, "mux", "1 channel(s) | 1 port(s) | 1 pod(s) | DNS: pending")
 
 	// pod2 becomes ready: its mux endpoint follows, and the summary counts it.
-	e.cp.SetPodStatus(t, pod2, "10.244.1.2", true)
+	w.CP.SetPodStatus(t, pod2, "10.244.1.2", true)
 	want[1].Ready, want[1].Serving = true, true
-	e.waitMuxEndpointsB("mux", want)
-	e.waitSummaryB("mux", "1 channel(s) | 1 port(s) | 2 pod(s) | DNS: pending")
+	w.WaitMuxEndpoints("mux", want)
+	waitSummary(w, "mux", "1 channel(s) | 1 port(s) | 2 pod(s) | DNS: pending")
 
 	// pod1 turns not ready: ready=false (and not serving) on the mux too.
-	e.cp.SetPodStatus(t, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: e.ns, Name: "pod1"}}, "10.244.1.1", false)
+	w.CP.SetPodStatus(t, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: w.Namespace, Name: "pod1"}}, "10.244.1.1", false)
 	want[0].Ready, want[0].Serving = false, false
-	e.waitMuxEndpointsB("mux", want)
-	e.waitSummaryB("mux", "1 channel(s) | 1 port(s) | 1 pod(s) | DNS: pending")
-	if topo := e.svcB("mux").Annotations[annTopologyB]; !strings.Contains(topo, "    Backend: 1 pod(s) ready") {
+	w.WaitMuxEndpoints("mux", want)
+	waitSummary(w, "mux", "1 channel(s) | 1 port(s) | 1 pod(s) | DNS: pending")
+	if topo := w.Service("mux").Annotations[w.Key("topology")]; !strings.Contains(topo, "    Backend: 1 pod(s) ready") {
 		t.Errorf("topology does not count 1 ready pod:\n%s", topo)
 	}
 	t.Logf("agent writes by the end: %d (endpointslice %d)", a.Writes(t), a.Writes(t, "kind=endpointslice"))
 }
 
-// waitMuxEndpointsB waits until svcmux's slices of mux carry exactly want.
-func (e *envB) waitMuxEndpointsB(mux string, want []epB) []discoveryv1.EndpointSlice {
-	e.t.Helper()
-	var got []discoveryv1.EndpointSlice
-	controlplane.Eventually(e.t, waitB, func() (bool, string) {
-		got = e.muxSlicesB(mux)
-		eps := flattenB(got, false)
-		return reflect.DeepEqual(eps, want), fmt.Sprintf("%d mux slices, endpoints %+v, want %+v", len(got), eps, want)
-	})
-	return got
-}
-
-// waitSummaryB waits for the mux summary annotation.
-func (e *envB) waitSummaryB(mux, want string) {
-	e.t.Helper()
-	e.waitSvcB(mux, func(s *corev1.Service) (bool, string) {
-		return s.Annotations[annSummaryB] == want, fmt.Sprintf("summary %q, want %q", s.Annotations[annSummaryB], want)
+// waitSummary waits for the mux summary annotation.
+func waitSummary(w *world.World, mux, want string) {
+	w.T().Helper()
+	w.WaitServiceFor(mux, func(s *corev1.Service) (bool, string) {
+		return s.Annotations[w.Key("summary")] == want, fmt.Sprintf("summary %q, want %q", s.Annotations[w.Key("summary")], want)
 	})
 }
 
@@ -172,71 +160,56 @@ func (e *envB) waitSummaryB(mux, want string) {
 // one: each takes its port off the mux (the placeholder comes back with the
 // last), its mux slices and its claims (SPEC §2, §3 Claims, §6).
 func TestDeletingAChannelRemovesItsPortsSlicesAndClaims(t *testing.T) {
-	e := newEnvB(t)
-	e.newMuxB("mux", nil)
-	e.newChannelB("a", e.classB("mux"), map[string]string{"app": "a"}, nil, tcpB("http", 8080))
-	e.newChannelB("b", e.classB("mux"), map[string]string{"app": "b"}, nil, tcpB("grpc", 9090))
-	node := e.nodeB()
-	e.podB("a-0", map[string]string{"app": "a"}, node, "10.244.2.1", true)
-	e.podB("b-0", map[string]string{"app": "b"}, node, "10.244.2.2", true)
-	agentrun.Start(t, e.cp.KubeconfigPath())
+	w := world.New(t)
+	w.CreateMux("mux", nil)
+	w.CreateChannel("a", "mux", nil, world.TCP("http", 8080))
+	w.CreateChannel("b", "mux", nil, world.TCP("grpc", 9090))
+	node := w.Node("192.0.2.20")
+	w.Pod("a-0", map[string]string{"app": "a"}, node, "10.244.2.1", true)
+	w.Pod("b-0", map[string]string{"app": "b"}, node, "10.244.2.2", true)
+	w.StartAgent()
 
-	ha, hb := muxPortNameB(e.ns, "a", "http"), muxPortNameB(e.ns, "b", "grpc")
-	e.waitMuxEndpointsB("mux", []epB{
-		{Addr: "10.244.2.1", Pod: "Pod/" + e.ns + "/a-0", Node: node, PortName: ha, Port: 8080, Ready: true, Serving: true},
-		{Addr: "10.244.2.2", Pod: "Pod/" + e.ns + "/b-0", Node: node, PortName: hb, Port: 9090, Ready: true, Serving: true},
+	ha, hb := world.PortName(w.Namespace, "a", "http"), world.PortName(w.Namespace, "b", "grpc")
+	w.WaitMuxEndpoints("mux", []world.Endpoint{
+		{Addr: "10.244.2.1", Pod: "Pod/" + w.Namespace + "/a-0", Node: node, PortName: ha, Port: 8080, Ready: true, Serving: true},
+		{Addr: "10.244.2.2", Pod: "Pod/" + w.Namespace + "/b-0", Node: node, PortName: hb, Port: 9090, Ready: true, Serving: true},
 	})
-	e.waitMuxB("mux", []string{ha + " 8080/TCP", hb + " 9090/TCP"}, fmt.Sprintf("[%q, %q]", e.refB("a"), e.refB("b")))
-	e.waitClaimsB("mux-port-allocations", []claimB{e.staticClaimB("a", "http", 8080, 8080), e.staticClaimB("b", "grpc", 9090, 9090)})
+	waitMux(w, "mux", []string{ha + " 8080/TCP", hb + " 9090/TCP"}, fmt.Sprintf("[%q, %q]", w.Ref("a"), w.Ref("b")))
+	w.WaitClaims("mux-port-allocations", []world.Claim{w.StaticClaim("a", "http", 8080, 8080), w.StaticClaim("b", "grpc", 9090, 9090)})
 	bSlice := ""
-	for _, s := range e.muxSlicesB("mux") {
+	for _, s := range w.MuxSlices("mux") {
 		if *s.Ports[0].Name == hb {
 			bSlice = s.Name
 		}
 	}
 
-	if err := e.c.CoreV1().Services(e.ns).Delete(e.ctx, "b", metav1.DeleteOptions{}); err != nil {
+	if err := w.Client.CoreV1().Services(w.Namespace).Delete(w.Context(), "b", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	e.waitMuxB("mux", []string{ha + " 8080/TCP"}, fmt.Sprintf("[%q]", e.refB("a")))
-	e.waitMuxEndpointsB("mux", []epB{
-		{Addr: "10.244.2.1", Pod: "Pod/" + e.ns + "/a-0", Node: node, PortName: ha, Port: 8080, Ready: true, Serving: true},
+	waitMux(w, "mux", []string{ha + " 8080/TCP"}, fmt.Sprintf("[%q]", w.Ref("a")))
+	w.WaitMuxEndpoints("mux", []world.Endpoint{
+		{Addr: "10.244.2.1", Pod: "Pod/" + w.Namespace + "/a-0", Node: node, PortName: ha, Port: 8080, Ready: true, Serving: true},
 	})
-	if _, err := e.c.DiscoveryV1().EndpointSlices(e.ns).Get(e.ctx, bSlice, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+	if _, err := w.Client.DiscoveryV1().EndpointSlices(w.Namespace).Get(w.Context(), bSlice, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("mux slice %s of the deleted channel: want NotFound, got %v", bSlice, err)
 	}
-	e.waitClaimsB("mux-port-allocations", []claimB{e.staticClaimB("a", "http", 8080, 8080)})
+	w.WaitClaims("mux-port-allocations", []world.Claim{w.StaticClaim("a", "http", 8080, 8080)})
 
-	if err := e.c.CoreV1().Services(e.ns).Delete(e.ctx, "a", metav1.DeleteOptions{}); err != nil {
+	if err := w.Client.CoreV1().Services(w.Namespace).Delete(w.Context(), "a", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	e.waitMuxB("mux", []string{"placeholder 101/TCP"}, "[]")
-	e.waitMuxEndpointsB("mux", nil)
-	e.waitClaimsB("mux-port-allocations", []claimB{})
-	e.waitSummaryB("mux", "0 channel(s) | 0 port(s) | 0 pod(s) | DNS: pending")
+	waitMux(w, "mux", []string{"placeholder 101/TCP"}, "[]")
+	w.WaitMuxEndpoints("mux", nil)
+	w.WaitClaims("mux-port-allocations", []world.Claim{})
+	waitSummary(w, "mux", "0 channel(s) | 0 port(s) | 0 pod(s) | DNS: pending")
 }
 
-// waitMuxB waits until the mux has exactly ports (in order) and the channels annotation.
-func (e *envB) waitMuxB(mux string, ports []string, channels string) *corev1.Service {
-	e.t.Helper()
-	return e.waitSvcB(mux, func(s *corev1.Service) (bool, string) {
-		return reflect.DeepEqual(portIDsB(s), ports) && s.Annotations[annChannelsB] == channels,
-			fmt.Sprintf("mux ports %v channels %s; want %v %s", portIDsB(s), s.Annotations[annChannelsB], ports, channels)
-	})
-}
-
-// waitClaimsB waits until the state ConfigMap's portClaims are exactly want.
-func (e *envB) waitClaimsB(cm string, want []claimB) {
-	e.t.Helper()
-	controlplane.Eventually(e.t, waitB, func() (bool, string) {
-		got, err := claimsB(e.stateCMB(cm))
-		if err != nil {
-			return false, err.Error()
-		}
-		if got == nil {
-			got = []claimB{}
-		}
-		return reflect.DeepEqual(got, want), fmt.Sprintf("portClaims %+v, want %+v", got, want)
+// waitMux waits until the mux has exactly ports (in order) and the channels annotation.
+func waitMux(w *world.World, mux string, ports []string, channels string) *corev1.Service {
+	w.T().Helper()
+	return w.WaitServiceFor(mux, func(s *corev1.Service) (bool, string) {
+		return reflect.DeepEqual(world.PortIDs(s), ports) && s.Annotations[w.Key("channels")] == channels,
+			fmt.Sprintf("mux ports %v channels %s; want %v %s", world.PortIDs(s), s.Annotations[w.Key("channels")], ports, channels)
 	})
 }
 
@@ -247,61 +220,61 @@ func (e *envB) waitClaimsB(cm string, want []claimB) {
 // naming another controller's class loses svcmux's annotation, ingress and
 // condition (SPEC §5 Rejected and detached channels).
 func TestAChannelThatLeavesItsMuxIsDetached(t *testing.T) {
-	e := newEnvB(t)
-	mux := e.newMuxB("mux", nil)
-	mux2 := e.newMuxB("mux2", nil)
-	e.cp.SetLoadBalancerIngress(t, mux, "203.0.113.1")
-	e.cp.SetLoadBalancerIngress(t, mux2, "203.0.113.2")
-	e.newChannelB("api", e.classB("mux"), map[string]string{"app": "api"}, nil, tcpB("http", 8080))
-	e.newChannelB("web", e.classB("mux"), map[string]string{"app": "web"}, nil, tcpB("http", 9090))
-	e.newChannelB("db", e.classB("mux"), map[string]string{"app": "db"}, nil, tcpB("sql", 5432))
-	agentrun.Start(t, e.cp.KubeconfigPath())
+	w := world.New(t)
+	mux := w.CreateMux("mux", nil)
+	mux2 := w.CreateMux("mux2", nil)
+	w.CP.SetLoadBalancerIngress(t, mux, "203.0.113.1")
+	w.CP.SetLoadBalancerIngress(t, mux2, "203.0.113.2")
+	w.CreateChannel("api", "mux", nil, world.TCP("http", 8080))
+	w.CreateChannel("web", "mux", nil, world.TCP("http", 9090))
+	w.CreateChannel("db", "mux", nil, world.TCP("sql", 5432))
+	w.StartAgent()
 
-	h := func(svc, port string) string { return muxPortNameB(e.ns, svc, port) }
-	e.waitMuxB("mux", []string{h("db", "sql") + " 5432/TCP", h("api", "http") + " 8080/TCP", h("web", "http") + " 9090/TCP"},
-		fmt.Sprintf("[%q, %q, %q]", e.refB("api"), e.refB("db"), e.refB("web")))
+	h := func(svc, port string) string { return world.PortName(w.Namespace, svc, port) }
+	waitMux(w, "mux", []string{h("db", "sql") + " 5432/TCP", h("api", "http") + " 8080/TCP", h("web", "http") + " 9090/TCP"},
+		fmt.Sprintf("[%q, %q, %q]", w.Ref("api"), w.Ref("db"), w.Ref("web")))
 	for _, name := range []string{"api", "web", "db"} {
-		e.waitSvcB(name, func(s *corev1.Service) (bool, string) {
-			c := acceptedB(s)
+		w.WaitServiceFor(name, func(s *corev1.Service) (bool, string) {
+			c := w.Accepted(s)
 			return c != nil && c.Status == metav1.ConditionTrue && len(s.Status.LoadBalancer.Ingress) == 1 &&
-				s.Status.LoadBalancer.Ingress[0].IP == "203.0.113.1", svcStateB(s)
+				s.Status.LoadBalancer.Ingress[0].IP == "203.0.113.1", w.DescribeAll(s)
 		})
 	}
 
 	reclass := func(name string, class *string) {
-		e.updateSvcB(name, func(s *corev1.Service) { s.Spec.Type = corev1.ServiceTypeClusterIP })
-		e.updateSvcB(name, func(s *corev1.Service) {
+		w.UpdateService(name, "", func(s *corev1.Service) { s.Spec.Type = corev1.ServiceTypeClusterIP })
+		w.UpdateService(name, "", func(s *corev1.Service) {
 			s.Spec.Type, s.Spec.LoadBalancerClass = corev1.ServiceTypeLoadBalancer, class
 		})
 	}
-	reclass("api", ptrB(e.classB("mux2")))
-	reclass("web", ptrB("example.com/other-lb"))
-	reclass("db", ptrB(e.classB("ghost")))
+	reclass("api", world.Ptr(w.Class("mux2")))
+	reclass("web", world.Ptr("example.com/other-lb"))
+	reclass("db", world.Ptr(w.Class("ghost")))
 
-	e.waitMuxB("mux", []string{"placeholder 101/TCP"}, "[]")
-	e.waitMuxB("mux2", []string{h("api", "http") + " 8080/TCP"}, fmt.Sprintf("[%q]", e.refB("api")))
-	e.waitClaimsB("mux-port-allocations", []claimB{})
-	e.waitClaimsB("mux2-port-allocations", []claimB{e.staticClaimB("api", "http", 8080, 8080)})
+	waitMux(w, "mux", []string{"placeholder 101/TCP"}, "[]")
+	waitMux(w, "mux2", []string{h("api", "http") + " 8080/TCP"}, fmt.Sprintf("[%q]", w.Ref("api")))
+	w.WaitClaims("mux-port-allocations", []world.Claim{})
+	w.WaitClaims("mux2-port-allocations", []world.Claim{w.StaticClaim("api", "http", 8080, 8080)})
 
 	// To another mux: served there, with that mux's ingress.
-	e.waitSvcB("api", func(s *corev1.Service) (bool, string) {
-		c := acceptedB(s)
-		ok := s.Annotations[annPortsB] == "http:8080->8080" && c != nil && c.Status == metav1.ConditionTrue &&
-			c.Reason == "Accepted" && strings.Contains(c.Message, e.refB("mux2")) &&
+	w.WaitServiceFor("api", func(s *corev1.Service) (bool, string) {
+		c := w.Accepted(s)
+		ok := s.Annotations[w.Key("ports")] == "http:8080->8080" && c != nil && c.Status == metav1.ConditionTrue &&
+			c.Reason == "Accepted" && strings.Contains(c.Message, w.Ref("mux2")) &&
 			len(s.Status.LoadBalancer.Ingress) == 1 && s.Status.LoadBalancer.Ingress[0].IP == "203.0.113.2"
-		return ok, svcStateB(s)
+		return ok, w.DescribeAll(s)
 	})
 	// Another controller's class: nothing of svcmux's is left.
-	e.waitSvcB("web", func(s *corev1.Service) (bool, string) {
-		_, has := s.Annotations[annPortsB]
-		return !has && acceptedB(s) == nil && len(s.Status.LoadBalancer.Ingress) == 0, svcStateB(s)
+	w.WaitServiceFor("web", func(s *corev1.Service) (bool, string) {
+		_, has := s.Annotations[w.Key("ports")]
+		return !has && w.Accepted(s) == nil && len(s.Status.LoadBalancer.Ingress) == 0, w.DescribeAll(s)
 	})
 	// A mux that does not exist: no ports, no ingress, and the condition says why.
-	e.waitSvcB("db", func(s *corev1.Service) (bool, string) {
-		_, has := s.Annotations[annPortsB]
-		c := acceptedB(s)
+	w.WaitServiceFor("db", func(s *corev1.Service) (bool, string) {
+		_, has := s.Annotations[w.Key("ports")]
+		c := w.Accepted(s)
 		return !has && len(s.Status.LoadBalancer.Ingress) == 0 && c != nil && c.Status == metav1.ConditionFalse &&
-			c.Reason == "MuxNotFound" && c.ObservedGeneration == s.Generation, svcStateB(s)
+			c.Reason == "MuxNotFound" && c.ObservedGeneration == s.Generation, w.DescribeAll(s)
 	})
 }
 
@@ -311,89 +284,84 @@ func TestAChannelThatLeavesItsMuxIsDetached(t *testing.T) {
 // owned explicit port even though it sorts first; lastTransitionTime moves
 // only when the status flips; fixing the newcomer accepts it.
 func TestTheAcceptedConditionTellsAcceptanceAndTheRejectionReason(t *testing.T) {
-	e := newEnvB(t)
-	e.newMuxB("mux", nil)
-	e.newChannelB("zzz", e.classB("mux"), map[string]string{"app": "zzz"},
-		map[string]string{annExternalB: "http:30080"}, corev1.ServicePort{Name: "http", Port: 80, TargetPort: intstr.FromInt32(80)})
-	node := e.nodeB()
-	e.podB("zzz-0", map[string]string{"app": "zzz"}, node, "10.244.8.1", true)
-	e.podB("aaa-0", map[string]string{"app": "aaa"}, node, "10.244.8.2", true)
-	agentrun.Start(t, e.cp.KubeconfigPath())
-	hz, ha := muxPortNameB(e.ns, "zzz", "http"), muxPortNameB(e.ns, "aaa", "http")
-	zzzEP := epB{Addr: "10.244.8.1", Pod: "Pod/" + e.ns + "/zzz-0", Node: node, PortName: hz, Port: 80, Ready: true, Serving: true}
-	aaaEP := epB{Addr: "10.244.8.2", Pod: "Pod/" + e.ns + "/aaa-0", Node: node, PortName: ha, Port: 80, Ready: true, Serving: true}
+	w := world.New(t)
+	w.CreateMux("mux", nil)
+	w.CreateChannel("zzz", "mux", map[string]string{w.Key("external-ports"): "http:30080"}, corev1.ServicePort{Name: "http", Port: 80, TargetPort: intstr.FromInt32(80)})
+	node := w.Node("192.0.2.20")
+	w.Pod("zzz-0", map[string]string{"app": "zzz"}, node, "10.244.8.1", true)
+	w.Pod("aaa-0", map[string]string{"app": "aaa"}, node, "10.244.8.2", true)
+	a := w.StartAgent()
+	hz, ha := world.PortName(w.Namespace, "zzz", "http"), world.PortName(w.Namespace, "aaa", "http")
+	zzzEP := world.Endpoint{Addr: "10.244.8.1", Pod: "Pod/" + w.Namespace + "/zzz-0", Node: node, PortName: hz, Port: 80, Ready: true, Serving: true}
+	aaaEP := world.Endpoint{Addr: "10.244.8.2", Pod: "Pod/" + w.Namespace + "/aaa-0", Node: node, PortName: ha, Port: 80, Ready: true, Serving: true}
 
-	owner := e.waitSvcB("zzz", func(s *corev1.Service) (bool, string) {
-		c := acceptedB(s)
-		return c != nil && c.Status == metav1.ConditionTrue, svcStateB(s)
+	owner := w.WaitServiceFor("zzz", func(s *corev1.Service) (bool, string) {
+		c := w.Accepted(s)
+		return c != nil && c.Status == metav1.ConditionTrue, w.DescribeAll(s)
 	})
-	c := acceptedB(owner)
-	wantMsg := fmt.Sprintf("channel %s is served by mux %s: http:80->30080", e.refB("zzz"), e.refB("mux"))
+	c := w.Accepted(owner)
+	wantMsg := fmt.Sprintf("channel %s is served by mux %s: http:80->30080", w.Ref("zzz"), w.Ref("mux"))
 	if c.Reason != "Accepted" || c.Message != wantMsg || c.ObservedGeneration != owner.Generation || c.LastTransitionTime.IsZero() {
-		t.Errorf("owner condition: %s; want True Accepted gen=%d msg=%q", condStringB(c), owner.Generation, wantMsg)
+		t.Errorf("owner condition: %s; want True Accepted gen=%d msg=%q", world.ConditionString(c), owner.Generation, wantMsg)
 	}
-	if owner.Annotations[annPortsB] != "http:80->30080" {
-		t.Errorf("owner ports annotation %q", owner.Annotations[annPortsB])
+	if owner.Annotations[w.Key("ports")] != "http:80->30080" {
+		t.Errorf("owner ports annotation %q", owner.Annotations[w.Key("ports")])
 	}
 	ownerLTT := c.LastTransitionTime
 
 	// The newcomer sorts first but the port is owned.
-	e.newChannelB("aaa", e.classB("mux"), map[string]string{"app": "aaa"},
-		map[string]string{annExternalB: "http:30080"}, corev1.ServicePort{Name: "http", Port: 80, TargetPort: intstr.FromInt32(80)})
-	wantConflict := fmt.Sprintf("channel %s: 30080/TCP is already claimed by %s:%s", e.refB("aaa"), e.refB("zzz"), muxPortNameB(e.ns, "zzz", "http"))
-	newcomer := e.waitSvcB("aaa", func(s *corev1.Service) (bool, string) {
-		c := acceptedB(s)
-		return c != nil && c.Status == metav1.ConditionFalse, svcStateB(s)
+	w.CreateChannel("aaa", "mux", map[string]string{w.Key("external-ports"): "http:30080"}, corev1.ServicePort{Name: "http", Port: 80, TargetPort: intstr.FromInt32(80)})
+	wantConflict := fmt.Sprintf("channel %s: 30080/TCP is already claimed by %s:%s", w.Ref("aaa"), w.Ref("zzz"), world.PortName(w.Namespace, "zzz", "http"))
+	newcomer := w.WaitServiceFor("aaa", func(s *corev1.Service) (bool, string) {
+		c := w.Accepted(s)
+		return c != nil && c.Status == metav1.ConditionFalse, w.DescribeAll(s)
 	})
-	if c := acceptedB(newcomer); c.Reason != "MuxPortConflict" || c.Message != wantConflict || c.ObservedGeneration != newcomer.Generation {
-		t.Errorf("newcomer condition: %s; want False MuxPortConflict gen=%d msg=%q", condStringB(c), newcomer.Generation, wantConflict)
+	if c := w.Accepted(newcomer); c.Reason != "MuxPortConflict" || c.Message != wantConflict || c.ObservedGeneration != newcomer.Generation {
+		t.Errorf("newcomer condition: %s; want False MuxPortConflict gen=%d msg=%q", world.ConditionString(c), newcomer.Generation, wantConflict)
 	}
-	if _, has := newcomer.Annotations[annPortsB]; has || len(newcomer.Status.LoadBalancer.Ingress) != 0 {
-		t.Errorf("rejected newcomer must have no ports annotation and no ingress: %s", svcStateB(newcomer))
+	if _, has := newcomer.Annotations[w.Key("ports")]; has || len(newcomer.Status.LoadBalancer.Ingress) != 0 {
+		t.Errorf("rejected newcomer must have no ports annotation and no ingress: %s", w.DescribeAll(newcomer))
 	}
-	controlplane.Eventually(t, waitB, func() (bool, string) {
-		evs := e.svcmuxEventsB()
+	controlplane.Eventually(t, world.DefaultTimeout, func() (bool, string) {
+		evs := w.SvcmuxEvents()
 		for _, ev := range evs {
 			if ev.InvolvedObject.Name == "aaa" && ev.Reason == "MuxPortConflict" && ev.Type == corev1.EventTypeWarning && ev.Message == wantConflict {
 				return true, ""
 			}
 		}
-		return false, "no Warning MuxPortConflict event on aaa:" + eventsStringB(evs)
+		return false, "no Warning MuxPortConflict event on aaa:" + world.EventsText(evs)
 	})
-	if got := e.svcB("mux"); !reflect.DeepEqual(portIDsB(got), []string{hz + " 30080/TCP"}) {
-		t.Errorf("mux ports %v: the owner must keep 30080", portIDsB(got))
+	if got := w.Service("mux"); !reflect.DeepEqual(world.PortIDs(got), []string{hz + " 30080/TCP"}) {
+		t.Errorf("mux ports %v: the owner must keep 30080", world.PortIDs(got))
 	}
 	// A rejected channel's backends are not routed.
-	e.waitMuxEndpointsB("mux", []epB{zzzEP})
+	w.WaitMuxEndpoints("mux", []world.Endpoint{zzzEP})
 
 	// A spec change on the owner does not flip its status, so its
 	// lastTransitionTime stays. (The API server of this version leaves
 	// metadata.generation of Services at 0, so observedGeneration stays 0 too.)
 	time.Sleep(1100 * time.Millisecond) // a rewritten time would show in a later second
-	e.updateSvcB("zzz", func(s *corev1.Service) { s.Spec.Ports[0].TargetPort = intstr.FromInt32(81) })
-	holdB(t, 2*time.Second, func() (bool, string) {
-		s := e.svcB("zzz")
-		c := acceptedB(s)
-		return c != nil && c.Status == metav1.ConditionTrue && c.ObservedGeneration == s.Generation &&
-				c.LastTransitionTime.Equal(&ownerLTT) && s.Annotations[annPortsB] == "http:80->30080",
-			fmt.Sprintf("owner after a spec change: %s; want True, lastTransitionTime %s", svcStateB(s), ownerLTT.UTC())
-	})
+	w.UpdateService("zzz", "", func(s *corev1.Service) { s.Spec.Ports[0].TargetPort = intstr.FromInt32(81) })
 	zzzEP.Port = 81
-	e.waitMuxEndpointsB("mux", []epB{zzzEP})
+	w.WaitMuxEndpoints("mux", []world.Endpoint{zzzEP}) // the agent has seen the change
+	w.AwaitPass(a, "mux")                              // and any status write it made has landed
+	if s := w.Service("zzz"); !ownerUnflipped(w, s, ownerLTT) {
+		t.Errorf("owner after a spec change: %s; want True, lastTransitionTime %s", w.DescribeAll(s), ownerLTT.UTC())
+	}
 
 	// Fixing the newcomer flips it to True.
-	rejectedLTT := acceptedB(newcomer).LastTransitionTime
+	rejectedLTT := w.Accepted(newcomer).LastTransitionTime
 	time.Sleep(1100 * time.Millisecond)
-	e.updateSvcB("aaa", func(s *corev1.Service) { s.Annotations[annExternalB] = "http:30081" })
-	fixed := e.waitSvcB("aaa", func(s *corev1.Service) (bool, string) {
-		c := acceptedB(s)
-		return c != nil && c.Status == metav1.ConditionTrue && s.Annotations[annPortsB] == "http:80->30081", svcStateB(s)
+	w.UpdateService("aaa", "", func(s *corev1.Service) { s.Annotations[w.Key("external-ports")] = "http:30081" })
+	fixed := w.WaitServiceFor("aaa", func(s *corev1.Service) (bool, string) {
+		c := w.Accepted(s)
+		return c != nil && c.Status == metav1.ConditionTrue && s.Annotations[w.Key("ports")] == "http:80->30081", w.DescribeAll(s)
 	})
-	if c := acceptedB(fixed); c.Reason != "Accepted" || !c.LastTransitionTime.After(rejectedLTT.Time) {
-		t.Errorf("fixed newcomer: %s; want Accepted with lastTransitionTime after %s", condStringB(c), rejectedLTT.UTC())
+	if c := w.Accepted(fixed); c.Reason != "Accepted" || !c.LastTransitionTime.After(rejectedLTT.Time) {
+		t.Errorf("fixed newcomer: %s; want Accepted with lastTransitionTime after %s", world.ConditionString(c), rejectedLTT.UTC())
 	}
-	e.waitMuxEndpointsB("mux", []epB{zzzEP, aaaEP})
-	e.waitMuxB("mux", []string{hz + " 30080/TCP", ha + " 30081/TCP"}, fmt.Sprintf("[%q, %q]", e.refB("aaa"), e.refB("zzz")))
+	w.WaitMuxEndpoints("mux", []world.Endpoint{zzzEP, aaaEP})
+	waitMux(w, "mux", []string{hz + " 30080/TCP", ha + " 30081/TCP"}, fmt.Sprintf("[%q, %q]", w.Ref("aaa"), w.Ref("zzz")))
 }
 
 // TestChannelsCopyTheMuxLoadBalancerStatus plays the cloud on the mux: the
@@ -401,72 +369,80 @@ func TestTheAcceptedConditionTellsAcceptanceAndTheRejectionReason(t *testing.T) 
 // channel has none, summary and topology show the address; a changed and
 // then cleared mux ingress follows (SPEC §5).
 func TestChannelsCopyTheMuxLoadBalancerStatus(t *testing.T) {
-	e := newEnvB(t)
-	mux := e.newMuxB("mux", nil)
-	e.newChannelB("api", e.classB("mux"), map[string]string{"app": "api"}, nil, tcpB("http", 8080))
+	w := world.New(t)
+	mux := w.CreateMux("mux", nil)
+	w.CreateChannel("api", "mux", nil, world.TCP("http", 8080))
 	// name:auto without a port range on the mux: rejected with InvalidPortMapping.
-	e.newChannelB("bad", e.classB("mux"), map[string]string{"app": "bad"}, map[string]string{annExternalB: "http:auto"}, tcpB("http", 80))
-	agentrun.Start(t, e.cp.KubeconfigPath())
+	w.CreateChannel("bad", "mux", map[string]string{w.Key("external-ports"): "http:auto"}, world.TCP("http", 80))
+	a := w.StartAgent()
 
 	ingressOf := func(s *corev1.Service) string { return fmt.Sprintf("%+v", s.Status.LoadBalancer.Ingress) }
-	e.waitSvcB("bad", func(s *corev1.Service) (bool, string) {
-		c := acceptedB(s)
-		return c != nil && c.Status == metav1.ConditionFalse && c.Reason == "InvalidPortMapping", svcStateB(s)
+	w.WaitServiceFor("bad", func(s *corev1.Service) (bool, string) {
+		c := w.Accepted(s)
+		return c != nil && c.Status == metav1.ConditionFalse && c.Reason == "InvalidPortMapping", w.DescribeAll(s)
 	})
-	e.waitSummaryB("mux", "2 channel(s) | 1 port(s) | 0 pod(s) | DNS: pending")
-	if topo := e.svcB("mux").Annotations[annTopologyB]; strings.Contains(topo, "Mux DNS") || !strings.Contains(topo, "    DNS: pending") {
+	waitSummary(w, "mux", "2 channel(s) | 1 port(s) | 0 pod(s) | DNS: pending")
+	if topo := w.Service("mux").Annotations[w.Key("topology")]; strings.Contains(topo, "Mux DNS") || !strings.Contains(topo, "    DNS: pending") {
 		t.Errorf("topology without mux ingress:\n%s", topo)
 	}
 
-	e.cp.SetLoadBalancerIngress(t, mux, "203.0.113.10", "mux.example.test")
+	w.CP.SetLoadBalancerIngress(t, mux, "203.0.113.10", "mux.example.test")
 	// The mux's addresses, with ipMode Proxy on the IP: kube-proxy must not serve a
 	// channel's own ports on the shared address (SPEC §5 as svcmux implements it).
-	muxIngress := e.svcB("mux").Status.LoadBalancer.Ingress
+	muxIngress := w.Service("mux").Status.LoadBalancer.Ingress
 	proxy := corev1.LoadBalancerIPModeProxy
 	want := []corev1.LoadBalancerIngress{{IP: "203.0.113.10", IPMode: &proxy}, {Hostname: "mux.example.test"}}
 	if len(muxIngress) != 2 || muxIngress[0].IP != "203.0.113.10" || muxIngress[1].Hostname != "mux.example.test" {
 		t.Fatalf("mux ingress %+v", muxIngress)
 	}
-	e.waitSvcB("api", func(s *corev1.Service) (bool, string) {
+	w.WaitServiceFor("api", func(s *corev1.Service) (bool, string) {
 		return equality.Semantic.DeepEqual(s.Status.LoadBalancer.Ingress, want), ingressOf(s) + " want " + fmt.Sprintf("%+v", want)
 	})
-	e.waitSummaryB("mux", "2 channel(s) | 1 port(s) | 0 pod(s) | DNS: 203.0.113.10")
+	waitSummary(w, "mux", "2 channel(s) | 1 port(s) | 0 pod(s) | DNS: 203.0.113.10")
 	wantTopo := strings.Join([]string{
 		"Mux DNS: 203.0.113.10",
 		"",
 		"Channels:",
-		"  - " + e.refB("api"),
+		"  - " + w.Ref("api"),
 		"    DNS: 203.0.113.10",
 		"    Ports: http:8080->8080",
 		"    Backend: 0 pod(s) ready",
-		"  - " + e.refB("bad"),
+		"  - " + w.Ref("bad"),
 		"    DNS: 203.0.113.10",
 		"    Ports: http:80->pending",
 		"    Backend: 0 pod(s) ready",
 		"",
 		"Summary: 2 channel(s), 2 port(s), 0 backend pod(s)",
 	}, "\n")
-	if topo := e.svcB("mux").Annotations[annTopologyB]; topo != wantTopo {
+	if topo := w.Service("mux").Annotations[w.Key("topology")]; topo != wantTopo {
 		t.Errorf("topology:\n%s\nwant:\n%s", topo, wantTopo)
 	}
-	holdB(t, time.Second, func() (bool, string) {
-		s := e.svcB("bad")
-		return len(s.Status.LoadBalancer.Ingress) == 0, "rejected channel got ingress: " + ingressOf(s)
-	})
+	w.AwaitPass(a, "mux") // after the ingress was copied to api: bad was passed too
+	if s := w.Service("bad"); len(s.Status.LoadBalancer.Ingress) != 0 {
+		t.Errorf("rejected channel got ingress: %s", ingressOf(s))
+	}
 
 	// The cloud moves the address: the channel follows.
-	e.cp.SetLoadBalancerIngress(t, mux, "203.0.113.11")
-	e.waitSvcB("api", func(s *corev1.Service) (bool, string) {
+	w.CP.SetLoadBalancerIngress(t, mux, "203.0.113.11")
+	w.WaitServiceFor("api", func(s *corev1.Service) (bool, string) {
 		in := s.Status.LoadBalancer.Ingress
 		return len(in) == 1 && in[0].IP == "203.0.113.11" && in[0].Hostname == "", ingressOf(s)
 	})
-	e.waitSummaryB("mux", "2 channel(s) | 1 port(s) | 0 pod(s) | DNS: 203.0.113.11")
+	waitSummary(w, "mux", "2 channel(s) | 1 port(s) | 0 pod(s) | DNS: 203.0.113.11")
 
 	// The load balancer goes away: the copy is cleared too.
-	e.cp.SetLoadBalancerIngress(t, mux)
-	e.waitSvcB("api", func(s *corev1.Service) (bool, string) { return len(s.Status.LoadBalancer.Ingress) == 0, ingressOf(s) })
-	e.waitSummaryB("mux", "2 channel(s) | 1 port(s) | 0 pod(s) | DNS: pending")
-	if s := e.svcB("bad"); len(s.Status.LoadBalancer.Ingress) != 0 {
+	w.CP.SetLoadBalancerIngress(t, mux)
+	w.WaitServiceFor("api", func(s *corev1.Service) (bool, string) { return len(s.Status.LoadBalancer.Ingress) == 0, ingressOf(s) })
+	waitSummary(w, "mux", "2 channel(s) | 1 port(s) | 0 pod(s) | DNS: pending")
+	if s := w.Service("bad"); len(s.Status.LoadBalancer.Ingress) != 0 {
 		t.Errorf("rejected channel ingress %s", ingressOf(s))
 	}
+}
+
+// ownerUnflipped: the owner is still accepted, at its generation, with the
+// same ports and the lastTransitionTime it had.
+func ownerUnflipped(w *world.World, s *corev1.Service, ltt metav1.Time) bool {
+	c := w.Accepted(s)
+	return c != nil && c.Status == metav1.ConditionTrue && c.ObservedGeneration == s.Generation &&
+		c.LastTransitionTime.Equal(&ltt) && s.Annotations[w.Key("ports")] == "http:80->30080"
 }
