@@ -299,16 +299,3 @@ func removeStaleRunDirs() {
 		}
 	}
 }
-
-// tail returns the last n lines of a log file, for error messages.
-func tail(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return ""
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return "--- " + filepath.Base(path) + " (last lines) ---\n" + strings.Join(lines, "\n")
-}

@@ -84,5 +84,3 @@ func deathSignalWrappers(runDir, binDir string, names ...string) (map[string]str
 	}
 	return paths, func() { _ = os.Unsetenv(envWrap) }, nil
 }
-
-func setDeathSignal(attr *syscall.SysProcAttr) { attr.Pdeathsig = syscall.SIGKILL }

@@ -4,7 +4,6 @@ package controlplane
 
 import (
 	"path/filepath"
-	"syscall"
 )
 
 // Outside Linux there is no parent-death signal: components are run directly
@@ -16,5 +15,3 @@ func deathSignalWrappers(_, binDir string, names ...string) (map[string]string, 
 	}
 	return paths, func() {}, nil
 }
-
-func setDeathSignal(*syscall.SysProcAttr) {}

@@ -2,23 +2,20 @@ package dataplane
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/url"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/nowakeai/svcmux/test/proc"
 )
 
 // KubeProxyUser is who kube-proxy authenticates as: the admin credentials
@@ -76,7 +73,7 @@ func (n *Node) startKubeProxy(ctx context.Context, apiHost string) error {
 		"--oom-score-adj=0",
 		"--v=2",
 	}
-	p, err := startProcess("kube-proxy", "ip", n.KubeProxyLog, args...)
+	p, err := proc.Start("kube-proxy", "ip", n.KubeProxyLog, args...)
 	if err != nil {
 		return err
 	}
@@ -84,8 +81,8 @@ func (n *Node) startKubeProxy(ctx context.Context, apiHost string) error {
 	deadline := time.Now().Add(60 * time.Second)
 	var last string
 	for time.Now().Before(deadline) {
-		if done, exitErr := p.exited(); done {
-			return fmt.Errorf("kube-proxy exited: %v\n%s", exitErr, tail(n.KubeProxyLog, 30))
+		if done, exitErr := p.Exited(); done {
+			return fmt.Errorf("kube-proxy exited: %v\n%s", exitErr, proc.Tail(n.KubeProxyLog, 30))
 		}
 		code, err := n.healthz(ctx)
 		if err == nil && code == 200 {
@@ -98,7 +95,7 @@ func (n *Node) startKubeProxy(ctx context.Context, apiHost string) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	return fmt.Errorf("kube-proxy not healthy within 60s (last: %s)\n%s", last, tail(n.KubeProxyLog, 30))
+	return fmt.Errorf("kube-proxy not healthy within 60s (last: %s)\n%s", last, proc.Tail(n.KubeProxyLog, 30))
 }
 
 // writeImpersonatingKubeconfig copies the admin kubeconfig with every user
@@ -230,79 +227,5 @@ func (r *relay) close() {
 	r.wg.Wait()
 }
 
-// process is a child in its own process group, killed if the test process
-// dies (parent-death signal).
-type process struct {
-	name string
-	cmd  *exec.Cmd
-	done chan struct{}
-	err  error
-}
-
-func startProcess(name, path, logPath string, args ...string) (*process, error) {
-	log, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	defer log.Close()
-	cmd := exec.Command(path, args...)
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	p := &process{name: name, cmd: cmd, done: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
-	return p, nil
-}
-
-func (p *process) exited() (bool, error) {
-	select {
-	case <-p.done:
-		return true, p.err
-	default:
-		return false, nil
-	}
-}
-
-// stop signals the process group by the leader's pid: SIGTERM, then SIGKILL.
-func (p *process) stop(timeout time.Duration) error {
-	if done, _ := p.exited(); done {
-		return nil
-	}
-	pgid := p.cmd.Process.Pid
-	_ = syscall.Kill(-pgid, syscall.SIGTERM)
-	select {
-	case <-p.done:
-		return nil
-	case <-time.After(timeout):
-	}
-	_ = syscall.Kill(-pgid, syscall.SIGKILL)
-	select {
-	case <-p.done:
-		return nil
-	case <-time.After(5 * time.Second):
-		return errors.New(p.name + " did not die after SIGKILL")
-	}
-}
-
-func lookPath(name string) (string, error) { return exec.LookPath(name) }
-
-// tail returns the last n lines of a file, for error messages.
-func tail(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return ""
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return "--- " + filepath.Base(path) + " (last lines) ---\n" + strings.Join(lines, "\n")
-}
-
 // Tail is the last n lines of kube-proxy's log.
-func (n *Node) Tail(lines int) string { return tail(n.KubeProxyLog, lines) }
+func (n *Node) Tail(lines int) string { return proc.Tail(n.KubeProxyLog, lines) }

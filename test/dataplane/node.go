@@ -43,6 +43,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -53,6 +54,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/nowakeai/svcmux/test/proc"
 )
 
 // Mode is kube-proxy's proxy mode.
@@ -121,7 +124,7 @@ type Node struct {
 	dead   netns
 
 	relay     *relay
-	kubeProxy *process
+	kubeProxy *proc.Process
 
 	mu      sync.Mutex
 	created []netns // in creation order; deleted in reverse
@@ -192,8 +195,11 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 
 // Preflight reports what this machine lacks to run a node in mode.
 func Preflight(mode Mode) error {
+	if err := platformError(); err != nil {
+		return err
+	}
 	if os.Geteuid() != 0 {
-		return fmt.Errorf("%w: creating network namespaces needs root", ErrUnsupported)
+		return fmt.Errorf("%w: %w: creating network namespaces needs root", ErrUnsupported, ErrNotRoot)
 	}
 	need := []string{"ip"}
 	switch mode {
@@ -205,7 +211,7 @@ func Preflight(mode Mode) error {
 		return fmt.Errorf("dataplane: unknown kube-proxy mode %q (nftables or iptables)", mode)
 	}
 	for _, b := range need {
-		if _, err := lookPath(b); err != nil {
+		if _, err := exec.LookPath(b); err != nil {
 			return fmt.Errorf("%w: %s not found (Debian packages iproute2, nftables, iptables; `make testenv` installs them)", ErrMissingTool, b)
 		}
 	}
@@ -213,8 +219,11 @@ func Preflight(mode Mode) error {
 }
 
 var (
-	// ErrUnsupported: this process cannot make network namespaces (not root).
+	// ErrUnsupported: this process cannot make network namespaces (not
+	// Linux, or not root: then ErrNotRoot too).
 	ErrUnsupported = errors.New("dataplane unsupported")
+	// ErrNotRoot: on Linux, but not root.
+	ErrNotRoot = errors.New("not root")
 	// ErrMissingTool: a command-line tool the node needs is not installed.
 	ErrMissingTool = errors.New("dataplane tool missing")
 )
@@ -349,7 +358,7 @@ func (n *Node) Close() error {
 		defer cancel()
 		var errs []error
 		if n.kubeProxy != nil {
-			errs = append(errs, n.kubeProxy.stop(10*time.Second))
+			errs = append(errs, n.kubeProxy.Stop(10*time.Second))
 		}
 		if n.relay != nil {
 			n.relay.close()
