@@ -117,7 +117,7 @@ func muxWrites(p plan.Plan, s plan.Snapshot) []Write {
 	meta := map[string]any{}
 	spec := map[string]any{}
 	var fields []string
-	if !samePorts(mux.Spec.Ports, p.Ports) {
+	if plan.MuxPortsDiffer(mux.Spec.Ports, p.Ports) {
 		spec["ports"] = portsPatch(p.Ports, true)
 		fields = append(fields, "spec.ports")
 	}
@@ -163,50 +163,20 @@ func finalizerWrite(svc *corev1.Service, finalizer string, kind Kind) (Write, bo
 	return Write{}, false
 }
 
-// samePorts compares {name, port, protocol} as sets: the API server adds
-// targetPort and nodePort, and order carries no meaning.
-func samePorts(live, want []corev1.ServicePort) bool {
-	if len(live) != len(want) {
-		return false
-	}
-	id := func(sp corev1.ServicePort) string {
-		proto := sp.Protocol
-		if proto == "" {
-			proto = corev1.ProtocolTCP
-		}
-		b, _ := json.Marshal([]any{sp.Name, sp.Port, proto})
-		return string(b)
-	}
-	set := map[string]bool{}
-	for _, sp := range live {
-		set[id(sp)] = true
-	}
-	for _, sp := range want {
-		if !set[id(sp)] {
-			return false
-		}
-	}
-	return true
-}
-
 // annotationPatch returns the merge-patch annotations (nil value = delete) and the
-// changed field names, sorted.
+// changed field names, sorted: the keys plan.AnnotationChanges names, the same
+// comparison the MuxAnnotationsUpdated Event is built from.
 func annotationPatch(live, want map[string]string, remove []string) (map[string]any, []string) {
 	patch := map[string]any{}
 	var fields []string
-	for k, v := range want {
-		if lv, ok := live[k]; !ok || lv != v {
+	for _, k := range plan.AnnotationChanges(live, want, remove) {
+		if v, ok := want[k]; ok {
 			patch[k] = v
-			fields = append(fields, "metadata.annotations["+k+"]")
-		}
-	}
-	for _, k := range remove {
-		if _, ok := live[k]; ok {
+		} else {
 			patch[k] = nil
-			fields = append(fields, "metadata.annotations["+k+"]")
 		}
+		fields = append(fields, "metadata.annotations["+k+"]")
 	}
-	sort.Strings(fields)
 	return patch, fields
 }
 

@@ -30,7 +30,15 @@ func TestStagesAreOrderedStateMuxEndpointsCleanupChannels(t *testing.T) {
 	assert.Less(t, StageCleanup, StageChannels)
 }
 
-func TestAConvergedClusterNeedsNoWrite(t *testing.T) {
+// scenario is one cluster shape the diff and event tests walk.
+type scenario struct {
+	name string
+	snap func() plan.Snapshot
+	opts plan.Options
+}
+
+// scenarios are the cluster shapes every pass-level property is checked on.
+func scenarios() []scenario {
 	endpoints := testOpts
 	endpoints.EndpointsMode = plan.EndpointsModeEndpoints
 	both := testOpts
@@ -41,11 +49,7 @@ func TestAConvergedClusterNeedsNoWrite(t *testing.T) {
 		s.ChannelSlices = append(s.ChannelSlices, channelSlice("app/web", "http", 9090, "10.0.1.1", "10.0.1.2"))
 		return s
 	}
-	tests := []struct {
-		name string
-		snap func() plan.Snapshot
-		opts plan.Options
-	}{
+	return []scenario{
 		{"a mux with one accepted channel", apiSnapshot, testOpts},
 		{"a mux with two channels, one of them with a port without backends", two, testOpts},
 		{"a mux with no channel keeps its placeholder and empty state", func() plan.Snapshot {
@@ -120,7 +124,10 @@ func TestAConvergedClusterNeedsNoWrite(t *testing.T) {
 			return s
 		}, testOpts},
 	}
-	for _, tt := range tests {
+}
+
+func TestAConvergedClusterNeedsNoWrite(t *testing.T) {
+	for _, tt := range scenarios() {
 		t.Run(tt.name, func(t *testing.T) {
 			settled := converged(t, tt.snap(), tt.opts)
 			p := compute(t, settled, tt.opts)

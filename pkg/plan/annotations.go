@@ -55,15 +55,7 @@ func (p *pass) buildAnnotations() {
 }
 
 func annotationsDiffer(live, want map[string]string, remove []string) bool {
-	if !metaContains(live, want) {
-		return true
-	}
-	for _, k := range remove {
-		if _, ok := live[k]; ok {
-			return true
-		}
-	}
-	return false
+	return len(AnnotationChanges(live, want, remove)) > 0
 }
 
 // muxDNS is the mux's first ingress hostname or IP, "" while the cloud has none.
