@@ -2,8 +2,6 @@ package dataplane
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/nowakeai/svcmux/pkg/api"
+	"github.com/nowakeai/svcmux/test/world"
 )
 
 // Proof is what one probe through one mux port found.
@@ -90,8 +89,7 @@ func (n *Node) portOwners(ctx context.Context, mux *corev1.Service, keys api.Key
 			continue
 		}
 		for _, p := range svc.Spec.Ports {
-			sum := sha256.Sum256([]byte(ns + "/" + svcName + "/" + p.Name))
-			owners[hex.EncodeToString(sum[:])[:7]] = ch + ":" + p.Name
+			owners[world.PortName(ns, svcName, p.Name)] = ch + ":" + p.Name
 		}
 	}
 	return owners

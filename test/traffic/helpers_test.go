@@ -17,10 +17,13 @@ import (
 	"github.com/nowakeai/svcmux/test/agentrun"
 	"github.com/nowakeai/svcmux/test/controlplane"
 	"github.com/nowakeai/svcmux/test/dataplane"
+	sw "github.com/nowakeai/svcmux/test/world"
 )
 
 const (
-	prefix = "svc-mux.nowake.ai/"
+	// prefix is the contract's default annotation prefix, as keys are built:
+	// prefix + "port-range" (the shared world's Key does the same).
+	prefix = sw.DefaultPrefix + "/"
 	// converge bounds every wait for agent + endpointslice controller +
 	// kube-proxy to carry a change into the data plane.
 	converge = 30 * time.Second
@@ -33,8 +36,11 @@ var lbSeq atomic.Int32
 
 func nextLoadBalancerIP() string { return dataplane.LoadBalancerIP(int(lbSeq.Add(1)) % 254) }
 
-// world is one test's namespace, node and agent.
+// world is the shared e2e world (test/world: namespace, muxes, channels, the
+// agent) plus the node that plays the data plane (test/dataplane). The short
+// fields name the shared world's own, for the probes' many calls.
 type world struct {
+	*sw.World
 	t    *testing.T
 	cp   *controlplane.ControlPlane
 	c    kubernetes.Interface
@@ -44,62 +50,32 @@ type world struct {
 
 func newWorld(t *testing.T, mode dataplane.Mode) *world {
 	t.Helper()
-	cp := controlplane.Get(t)
-	node := dataplane.NewNode(t, cp, mode)
-	return &world{t: t, cp: cp, c: cp.Client(), ns: cp.Namespace(t), node: node}
+	w := sw.New(t)
+	node := dataplane.NewNode(t, w.CP, mode)
+	return &world{World: w, t: t, cp: w.CP, c: w.Client, ns: w.Namespace, node: node}
 }
 
-func (w *world) ctx() context.Context { return w.t.Context() }
+func (w *world) ctx() context.Context { return w.Context() }
 
+// startAgent starts the agent for the test (test/world: its log tail is
+// logged when the test fails).
 func (w *world) startAgent() *agentrun.Agent {
 	w.t.Helper()
-	a := agentrun.Start(w.t, w.cp.KubeconfigPath())
-	w.t.Cleanup(func() {
-		if w.t.Failed() {
-			w.t.Logf("agent log tail:\n%s", a.LogTail(40))
-		}
-	})
-	return a
+	return w.StartAgent().Agent
 }
 
 // createMux creates a mux (placeholder port) and gives it a load-balancer IP
 // as the cloud would.
 func (w *world) createMux(name string, ann map[string]string) *corev1.Service {
 	w.t.Helper()
-	annotations := map[string]string{prefix + "multiplexer": "true"}
-	for k, v := range ann {
-		annotations[k] = v
-	}
-	svc, err := w.c.CoreV1().Services(w.ns).Create(w.ctx(), &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: w.ns, Annotations: annotations},
-		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer,
-			Ports: []corev1.ServicePort{{Name: "placeholder", Port: 101, Protocol: corev1.ProtocolTCP}}},
-	}, metav1.CreateOptions{})
-	if err != nil {
-		w.t.Fatalf("create mux %s: %v", name, err)
-	}
-	return w.cp.SetLoadBalancerIngress(w.t, svc, nextLoadBalancerIP())
-}
-
-func (w *world) class(mux string) string { return prefix + mux + "." + w.ns }
-
-func (w *world) channelObject(name, mux string, ann map[string]string, ports ...corev1.ServicePort) *corev1.Service {
-	class := w.class(mux)
-	return &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: w.ns, Annotations: ann},
-		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, LoadBalancerClass: &class,
-			Selector: map[string]string{"app": name}, Ports: ports},
-	}
+	w.CreateMux(name, ann)
+	return w.SetIngress(name, nextLoadBalancerIP())
 }
 
 // createChannel creates a channel of mux selecting pods labelled app=<name>.
 func (w *world) createChannel(name, mux string, ann map[string]string, ports ...corev1.ServicePort) *corev1.Service {
 	w.t.Helper()
-	out, err := w.c.CoreV1().Services(w.ns).Create(w.ctx(), w.channelObject(name, mux, ann, ports...), metav1.CreateOptions{})
-	if err != nil {
-		w.t.Fatalf("create channel %s: %v", name, err)
-	}
-	return out
+	return w.CreateChannel(name, mux, ann, ports...)
 }
 
 // addPod adds a ready backend pod labelled app=<app> to the node.

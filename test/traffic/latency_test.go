@@ -1,8 +1,6 @@
 package traffic
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -17,6 +15,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/nowakeai/svcmux/test/dataplane"
+	sw "github.com/nowakeai/svcmux/test/world"
 )
 
 // latencyChannels is how many channels TestTimeToFirstConnection creates.
@@ -28,7 +27,10 @@ const latencyChannels = 50
 // each meets kube-proxy's 1 s sync rate limit at a random phase. Broken
 // down: channel created → mux port written by the agent → mux endpoints
 // ready (agent, after the endpointslice controller) → first answer via the
-// cluster IP and via the load-balancer IP (kube-proxy).
+// cluster IP and via the load-balancer IP (kube-proxy). It asserts that every
+// channel is answered on both paths within converge and that every stage was
+// observed for every channel; the numbers are reported, not judged (two
+// shared cores make them noisy).
 func TestTimeToFirstConnection(t *testing.T) {
 	w := newWorld(t, "")
 	w.createMux("mux", nil)
@@ -143,7 +145,7 @@ func TestTimeToFirstConnection(t *testing.T) {
 		if ts, ok := portSeen[int32(24000+i)]; ok {
 			port = append(port, ts.Sub(created[i]))
 		}
-		if ts, ok := sliceSeen[muxPortName(w.ns, fmt.Sprintf("ch%02d", i), "http")]; ok {
+		if ts, ok := sliceSeen[sw.PortName(w.ns, fmt.Sprintf("ch%02d", i), "http")]; ok {
 			slice = append(slice, ts.Sub(created[i]))
 		}
 		cip = append(cip, timings[i].clusterIP)
@@ -161,19 +163,14 @@ func TestTimeToFirstConnection(t *testing.T) {
 		{"first answer via load-balancer IP", lb},
 	} {
 		sortDurations(row.d)
-		if len(row.d) == 0 {
-			t.Logf("  %-34s not observed", row.what)
+		// Every channel was answered, so its mux port and ready endpoints
+		// existed: the watches must have seen each one, or the numbers lie.
+		if len(row.d) != latencyChannels {
+			t.Errorf("%s: observed for %d of %d channels", row.what, len(row.d), latencyChannels)
 			continue
 		}
 		t.Logf("  %-34s n=%d p50 %v  p99 %v  max %v", row.what, len(row.d),
 			percentile(row.d, 50).Round(time.Millisecond), percentile(row.d, 99).Round(time.Millisecond),
 			row.d[len(row.d)-1].Round(time.Millisecond))
 	}
-}
-
-// muxPortName is the mux port name of a channel port (SPEC §2): the first 7
-// hex characters of SHA-256 of namespace/service/portName.
-func muxPortName(ns, svc, port string) string {
-	sum := sha256.Sum256([]byte(ns + "/" + svc + "/" + port))
-	return hex.EncodeToString(sum[:])[:7]
 }
