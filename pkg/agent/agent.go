@@ -144,7 +144,7 @@ func run(ctx context.Context, cfg Config, client kubernetes.Interface, log *slog
 	c := &controller{
 		log: log, dryRun: cfg.DryRun, reader: reader, queue: queue, events: events, metrics: m, now: time.Now, exec: exec,
 		opts: plan.Options{Keys: keys, DefaultMuxNamespace: cfg.DefaultMuxNamespace, EndpointsMode: plan.EndpointsMode(cfg.EndpointsMode),
-			StateCache: state.NewCache()},
+			StateCache: state.NewCache(), Cache: plan.NewCache()},
 		namespaces: &namespaceWatch{enabled: cfg.NamespaceSelector, client: client, reader: reader, keys: keys, enqueue: enqueue, log: log},
 	}
 	if !cfg.LeaderElect {

@@ -19,7 +19,7 @@ type decision struct {
 
 // servedPort is one channel port on the mux.
 type servedPort struct {
-	pv    portView
+	pv    *portView // into the channel's ports, which are read-only
 	key   ports.Key
 	claim state.Claim
 }
@@ -53,8 +53,14 @@ func (p *pass) admit(c *channelView) decision {
 			"mux %s is limited to %d port(s) and serves %d; channel %s needs %d more; remove ports or raise %s",
 			p.mux, p.limit, p.served, c.ref, len(c.ports), p.keys.MaxPorts)})
 	}
-	keys := make([]ports.Key, len(c.ports))
-	needAlloc := make([]bool, len(c.ports))
+	// A channel has a handful of ports: their keys live on the stack.
+	var keyBuf [8]ports.Key
+	var allocBuf [8]bool
+	keys, needAlloc := keyBuf[:0], allocBuf[:0]
+	if len(c.ports) > len(keyBuf) {
+		keys, needAlloc = make([]ports.Key, 0, len(c.ports)), make([]bool, 0, len(c.ports))
+	}
+	keys, needAlloc = keys[:len(c.ports)], needAlloc[:len(c.ports)]
 	for i, pv := range c.ports {
 		if pv.kind != mapAuto {
 			keys[i] = ports.NewKey(pv.want, pv.protocol)
@@ -71,12 +77,8 @@ func (p *pass) admit(c *channelView) decision {
 	}
 	// Reserve the requested keys tentatively so allocation cannot hand out one of
 	// this channel's own ports; undo them if allocation fails.
-	var added []ports.Key
-	undo := func() {
-		for _, k := range added {
-			p.ledger.Release(k)
-		}
-	}
+	var addedBuf [8]ports.Key
+	added := addedBuf[:0]
 	for i, pv := range c.ports {
 		if !needAlloc[i] {
 			if _, taken := p.ledger.Owner(keys[i]); !taken {
@@ -91,7 +93,9 @@ func (p *pass) admit(c *channelView) decision {
 		}
 		port, ok := p.ledger.Next(p.ranges, pv.protocol)
 		if !ok {
-			undo()
+			for _, k := range added {
+				p.ledger.Release(k)
+			}
 			return p.refuse(c, &rejection{reason: api.ReasonInvalidPortMapping, message: fmt.Sprintf(
 				"channel %s: no available %s port in mux port range %s; widen %s on mux %s",
 				c.ref, pv.protocol, p.ranges, p.keys.PortRange, p.mux)})
@@ -131,8 +135,6 @@ func (p *pass) autoPort(c *channelView, pv portView) (ports.Key, bool, *rejectio
 // against each other, and the port names against other identities (hash collision).
 func (p *pass) conflicts(c *channelView, keys []ports.Key, needAlloc []bool) *rejection {
 	var msgs []string
-	seen := map[ports.Key]string{}
-	own := c.ref.String() + ":"
 	for i, pv := range c.ports {
 		if other, ok := p.names[pv.muxName]; ok && other != pv.claimKey {
 			msgs = append(msgs, fmt.Sprintf("mux port name %s of %s:%s collides with %s", pv.muxName, c.ref, pv.name, other))
@@ -141,12 +143,11 @@ func (p *pass) conflicts(c *channelView, keys []ports.Key, needAlloc []bool) *re
 			continue
 		}
 		k := keys[i]
-		if prev, dup := seen[k]; dup {
-			msgs = append(msgs, fmt.Sprintf("%s is already claimed by %s", k, prev))
+		if j := firstKey(keys[:i], needAlloc, k); j >= 0 { // a handful of ports: a scan, not a map
+			msgs = append(msgs, fmt.Sprintf("%s is already claimed by %s", k, c.owner(c.ports[j])))
 			continue
 		}
-		seen[k] = c.owner(pv)
-		if owner, ok := p.ledger.Owner(k); ok && !strings.HasPrefix(owner, own) {
+		if owner, ok := p.ledger.Owner(k); ok && !ownedBy(owner, c) {
 			msgs = append(msgs, fmt.Sprintf("%s is already claimed by %s", k, owner))
 		}
 	}
@@ -157,25 +158,46 @@ func (p *pass) conflicts(c *channelView, keys []ports.Key, needAlloc []bool) *re
 		message: fmt.Sprintf("channel %s: %s", c.ref, strings.Join(msgs, "; "))}
 }
 
+// firstKey is the index of the first requested (not allocated) key equal to k, or -1.
+func firstKey(keys []ports.Key, needAlloc []bool, k ports.Key) int {
+	for j := range keys {
+		if !needAlloc[j] && keys[j] == k {
+			return j
+		}
+	}
+	return -1
+}
+
+func containsKey(keys []ports.Key, k ports.Key) bool {
+	for _, x := range keys {
+		if x == k {
+			return true
+		}
+	}
+	return false
+}
+
+// ownedBy reports whether a ledger owner ("namespace/service:hash") is one of c's ports.
+func ownedBy(owner string, c *channelView) bool {
+	return len(owner) > len(c.refStr) && owner[len(c.refStr)] == ':' && strings.HasPrefix(owner, c.refStr)
+}
+
 // commit makes keys this channel's: old holdings it no longer uses are released
 // (a later newcomer may take them in this very pass), the new ones recorded.
 func (p *pass) commit(c *channelView, keys []ports.Key) decision {
-	want := map[ports.Key]bool{}
-	for _, k := range keys {
-		want[k] = true
-	}
 	for _, pv := range c.ports {
-		if h, ok := p.held[pv.claimKey]; ok && !want[h.key] {
+		if h, ok := p.held[pv.claimKey]; ok && !containsKey(keys, h.key) {
 			if owner, _ := p.ledger.Owner(h.key); owner == c.owner(pv) {
 				p.ledger.Release(h.key)
 			}
 		}
 	}
-	d := decision{accepted: true, served: make([]servedPort, 0, len(c.ports))}
-	for i, pv := range c.ports {
-		p.ledger.Reserve(keys[i], c.owner(pv))
+	d := decision{accepted: true, served: carve(&p.servedSlab, len(c.ports))}
+	for i := range c.ports {
+		pv := &c.ports[i]
+		p.ledger.Reserve(keys[i], pv.owner)
 		p.names[pv.muxName] = pv.claimKey
-		d.served = append(d.served, servedPort{pv: pv, key: keys[i], claim: p.claimFor(c, pv, keys[i], pv.source())})
+		d.served = append(d.served, servedPort{pv: pv, key: keys[i], claim: p.claimFor(c, *pv, keys[i], pv.source())})
 	}
 	p.served += len(keys)
 	return d
@@ -187,7 +209,7 @@ func (p *pass) commit(c *channelView, keys []ports.Key) decision {
 func (p *pass) refuse(c *channelView, why *rejection) decision {
 	d := decision{why: why}
 	var kept []servedPort
-	for _, pv := range c.ports {
+	for i, pv := range c.ports {
 		h, ok := p.held[pv.claimKey]
 		if !ok {
 			continue
@@ -203,7 +225,7 @@ func (p *pass) refuse(c *channelView, why *rejection) decision {
 		if h.claim != nil {
 			cl = *h.claim
 		}
-		kept = append(kept, servedPort{pv: pv, key: h.key, claim: cl})
+		kept = append(kept, servedPort{pv: &c.ports[i], key: h.key, claim: cl})
 	}
 	if len(kept) > 0 && (p.limit == 0 || p.served+len(kept) <= p.limit) {
 		d.kept, d.served = true, kept
@@ -214,7 +236,7 @@ func (p *pass) refuse(c *channelView, why *rejection) decision {
 		return d
 	}
 	for _, sp := range kept {
-		if owner, _ := p.ledger.Owner(sp.key); owner == c.owner(sp.pv) {
+		if owner, _ := p.ledger.Owner(sp.key); owner == sp.pv.owner {
 			p.ledger.Release(sp.key)
 		}
 	}

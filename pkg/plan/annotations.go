@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/nowakeai/svcmux/pkg/api"
@@ -83,7 +84,7 @@ func (p *pass) channelsWithin(budget int) string {
 	refs := make([]string, 0, len(p.channels))
 	size := 2
 	for _, c := range p.channels {
-		n := len(c.ref.Namespace) + len(c.ref.Name) + 3
+		n := len(c.refStr) + 2
 		if len(refs) > 0 {
 			n += 2
 		}
@@ -91,18 +92,32 @@ func (p *pass) channelsWithin(budget int) string {
 			break
 		}
 		size += n
-		refs = append(refs, c.ref.String())
+		refs = append(refs, c.refStr)
 	}
 	return channelsJSON(refs)
 }
 
 // channelsJSON renders ["a/b", "c/d"] as Python's json.dumps did (comma + space).
+// Each ref is quoted as %q does (strconv.Quote), into one buffer: every mux slice
+// carries such a list.
 func channelsJSON(refs []string) string {
-	quoted := make([]string, len(refs))
-	for i, r := range refs {
-		quoted[i] = fmt.Sprintf("%q", r)
+	n := 2
+	for _, r := range refs {
+		n += len(r) + 4
 	}
-	return "[" + strings.Join(quoted, ", ") + "]"
+	b := make([]byte, 0, n)
+	b = append(b, '[')
+	for i, r := range refs {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		if plainASCII(r) {
+			b = append(append(append(b, '"'), r...), '"') // what strconv.Quote makes of it
+		} else {
+			b = strconv.AppendQuote(b, r)
+		}
+	}
+	return string(append(b, ']'))
 }
 
 // topology renders the readable picture of the mux within budget bytes; channels
@@ -161,12 +176,15 @@ func (p *pass) channelBlock(c *channelView, muxDNS string) string {
 			fmt.Fprintf(&b, " %s:%d->pending", name, sp.Port)
 		}
 	}
-	fmt.Fprintf(&b, "\n    Backend: %d pod(s) ready", p.readyByChannel[c.ref])
+	fmt.Fprintf(&b, "\n    Backend: %d pod(s) ready", c.ready)
 	return b.String()
 }
 
 // splitList splits a comma list, trimming items and skipping empty ones.
 func splitList(s string) []string {
+	if s == "" {
+		return nil // most channels set no such annotation
+	}
 	var out []string
 	for _, item := range strings.Split(s, ",") {
 		if item = strings.TrimSpace(item); item != "" {
@@ -174,6 +192,17 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// plainASCII reports whether s is printable ASCII without '"' or '\\', which
+// strconv.Quote only wraps in quotes.
+func plainASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' || c > '~' || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 func contains(list []string, s string) bool {

@@ -42,9 +42,11 @@ func (p portView) source() string {
 
 // channelView is a channel Service projected into the values the rules need.
 type channelView struct {
-	ref   ObjectRef
-	svc   *corev1.Service
-	ports []portView // named ports in spec.ports order
+	ref    ObjectRef
+	refStr string // ref.String(), built once: messages, keys and lists use it
+	svc    *corev1.Service
+	ready  int        // distinct ready backends, counted by buildEndpoints
+	ports  []portView // named ports in spec.ports order
 	// invalid is set when the channel cannot be admitted whatever the mux holds.
 	invalid *rejection
 	// denied is set when the mux does not admit the channel's namespace: unlike
@@ -62,28 +64,44 @@ type rejection struct {
 	fieldPath string
 }
 
-// projectChannel reads a channel's ports and external-ports annotation. Parse
-// problems are recorded on the view (not returned) so a rejected channel still
-// knows its named ports: an accepted channel that is edited badly keeps serving.
-func projectChannel(svc *corev1.Service, keys api.Keys) *channelView {
-	c := &channelView{
-		ref: ObjectRef{Kind: "Service", Namespace: svc.Namespace, Name: svc.Name, UID: svc.UID},
-		svc: svc,
+// projection is what a channel's own fields decide, whatever the mux holds: its
+// named ports and, when it can never be admitted, why. Passes may share one (Cache),
+// so it is read-only once built.
+type projection struct {
+	ports   []portView
+	invalid *rejection
+}
+
+// fill makes c the view of svc with its projection.
+func (c *channelView) fill(svc *corev1.Service, pr projection) {
+	c.ref = ObjectRef{Kind: "Service", Namespace: svc.Namespace, Name: svc.Name, UID: svc.UID}
+	c.refStr = svc.Namespace + "/" + svc.Name
+	c.svc = svc
+	c.ports, c.invalid = pr.ports, pr.invalid
+}
+
+// projectPorts reads a channel's ports and external-ports annotation. Parse
+// problems are recorded on the projection (not returned) so a rejected channel
+// still knows its named ports: an accepted channel that is edited badly keeps
+// serving. Its ports are carved from slab (a pass projects thousands of channels).
+func projectPorts(svc *corev1.Service, keys api.Keys, slab *[]portView) projection {
+	var pr projection
+	if slab != nil {
+		pr.ports = carve(slab, len(svc.Spec.Ports))
 	}
+	ref := func() string { return svc.Namespace + "/" + svc.Name } // for messages only
 	var unnamed []string
-	names := map[string]bool{}
 	for i, sp := range svc.Spec.Ports {
 		if sp.Name == "" {
 			unnamed = append(unnamed, fmt.Sprintf("spec.ports[%d]", i))
 			continue
 		}
-		names[sp.Name] = true
 		proto := sp.Protocol
 		if proto == "" {
 			proto = corev1.ProtocolTCP
 		}
 		muxName := ports.MuxPortName(svc.Namespace, svc.Name, sp.Name)
-		c.ports = append(c.ports, portView{
+		pr.ports = append(pr.ports, portView{
 			name:        sp.Name,
 			protocol:    proto,
 			channelPort: sp.Port,
@@ -95,47 +113,59 @@ func projectChannel(svc *corev1.Service, keys api.Keys) *channelView {
 		})
 	}
 	if len(unnamed) > 0 {
-		c.invalid = &rejection{
+		pr.invalid = &rejection{
 			reason:    api.ReasonInvalidPort,
 			fieldPath: unnamed[0],
 			message: fmt.Sprintf("channel %s: every port needs a name; missing at %s; add spec.ports[].name",
-				c.ref, strings.Join(unnamed, ", ")),
+				ref(), strings.Join(unnamed, ", ")),
 		}
-		return c
+		return pr
 	}
 	if len(svc.Spec.Ports) == 0 {
-		c.invalid = &rejection{reason: api.ReasonInvalidPort, fieldPath: "spec.ports",
-			message: fmt.Sprintf("channel %s declares no ports", c.ref)}
-		return c
+		pr.invalid = &rejection{reason: api.ReasonInvalidPort, fieldPath: "spec.ports",
+			message: fmt.Sprintf("channel %s declares no ports", ref())}
+		return pr
 	}
-	mapping, err := ports.ParseExternalPorts(svc.Annotations[keys.ExternalPorts])
+	// A list, not a map: a channel names a handful of ports, and this runs for every
+	// channel of every pass.
+	mapping, err := ports.ParseExternalPortList(svc.Annotations[keys.ExternalPorts])
 	if err != nil {
-		c.invalid = &rejection{reason: api.ReasonInvalidPortMapping,
-			message: fmt.Sprintf("channel %s: annotation %s: %v", c.ref, keys.ExternalPorts, err)}
-		return c
+		pr.invalid = &rejection{reason: api.ReasonInvalidPortMapping,
+			message: fmt.Sprintf("channel %s: annotation %s: %v", ref(), keys.ExternalPorts, err)}
+		return pr
 	}
 	var unknown []string
-	for name := range mapping {
-		if !names[name] {
-			unknown = append(unknown, name)
+	for _, m := range mapping {
+		if !hasPortNamed(pr.ports, m.Name) {
+			unknown = append(unknown, m.Name)
 		}
 	}
 	if len(unknown) > 0 {
 		sort.Strings(unknown)
-		c.invalid = &rejection{reason: api.ReasonInvalidPortMapping,
+		pr.invalid = &rejection{reason: api.ReasonInvalidPortMapping,
 			message: fmt.Sprintf("channel %s: annotation %s references unknown port name(s): %s; use names from spec.ports",
-				c.ref, keys.ExternalPorts, strings.Join(unknown, ", "))}
-		return c
+				ref(), keys.ExternalPorts, strings.Join(unknown, ", "))}
+		return pr
 	}
-	for i := range c.ports {
-		m, ok := mapping[c.ports[i].name]
-		switch {
-		case !ok:
-		case m.Auto:
-			c.ports[i].kind, c.ports[i].want = mapAuto, 0
-		default:
-			c.ports[i].kind, c.ports[i].want = mapExplicit, m.Port
+	for _, m := range mapping {
+		for i := range pr.ports {
+			switch {
+			case pr.ports[i].name != m.Name:
+			case m.Auto:
+				pr.ports[i].kind, pr.ports[i].want = mapAuto, 0
+			default:
+				pr.ports[i].kind, pr.ports[i].want = mapExplicit, m.Port
+			}
 		}
 	}
-	return c
+	return pr
+}
+
+func hasPortNamed(pvs []portView, name string) bool {
+	for i := range pvs {
+		if pvs[i].name == name {
+			return true
+		}
+	}
+	return false
 }

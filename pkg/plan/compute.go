@@ -3,6 +3,7 @@ package plan
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -33,12 +34,12 @@ type pass struct {
 	stateProblem string
 	oldDoc       state.Document
 
-	ledger         *ports.Ledger
-	held           map[string]holding // claim key -> key held when the pass started
-	names          map[string]string  // mux port name -> claim key of the identity using it
-	served         int
-	decisions      map[*channelView]decision
-	readyByChannel map[ObjectRef]int
+	ledger     *ports.Ledger
+	held       map[string]holding // claim key -> key held when the pass started
+	names      map[string]string  // mux port name -> claim key of the identity using it
+	served     int
+	decisions  map[*channelView]decision
+	servedSlab []servedPort // backs the decisions' served ports
 
 	plan Plan
 }
@@ -50,13 +51,8 @@ func Compute(s Snapshot, o Options) Plan {
 	}
 	p := &pass{
 		opts: o, keys: o.Keys, snap: s,
-		mux:            api.MuxRef{Namespace: s.Mux.Namespace, Name: s.Mux.Name},
-		byClaim:        map[string]portRef{},
-		ledger:         ports.NewLedger(),
-		held:           map[string]holding{},
-		names:          map[string]string{},
-		decisions:      map[*channelView]decision{},
-		readyByChannel: map[ObjectRef]int{},
+		mux: api.MuxRef{Namespace: s.Mux.Namespace, Name: s.Mux.Name},
+		// The maps and the ledger are sized by project, which counts the ports.
 	}
 	p.muxRef = p.mux.String()
 	p.plan.Mux = ObjectRef{Kind: "Service", Namespace: s.Mux.Namespace, Name: s.Mux.Name, UID: s.Mux.UID}
@@ -136,12 +132,30 @@ func (p *pass) readMux() bool {
 }
 
 // project builds channel views in namespace/name order and indexes their ports.
+// The views, their ports and the pass's maps are sized once from the snapshot: a
+// mux may have tens of thousands of channel ports.
 func (p *pass) project() {
-	p.channels = make([]*channelView, 0, len(p.snap.Channels))
+	n := 0
 	for _, svc := range p.snap.Channels {
-		p.channels = append(p.channels, projectChannel(svc, p.keys))
+		n += len(svc.Spec.Ports)
 	}
-	sort.Slice(p.channels, func(i, j int) bool { return refLess(p.channels[i].ref, p.channels[j].ref) })
+	projections := make([]projection, len(p.snap.Channels))
+	p.opts.Cache.project(p.snap.Channels, p.keys, n, projections)
+	views := make([]channelView, len(p.snap.Channels))
+	p.channels = make([]*channelView, len(views))
+	for i, svc := range p.snap.Channels {
+		views[i].fill(svc, projections[i])
+		p.channels[i] = &views[i]
+	}
+	if byRef := func(a, b *channelView) int { return compareRefs(a.ref, b.ref) }; !isSortedBy(p.channels, byRef) {
+		sortBy(p.channels, byRef)
+	}
+	p.byClaim = make(map[string]portRef, n)
+	p.held = make(map[string]holding, min(n, len(p.oldDoc.Claims)))
+	p.names = make(map[string]string, n)
+	p.ledger = ports.NewLedgerSize(n)
+	p.decisions = make(map[*channelView]decision, len(views))
+	p.servedSlab = newSlab[servedPort](n)
 	for _, c := range p.channels {
 		for i, pv := range c.ports {
 			p.byClaim[pv.claimKey] = portRef{c, i}
@@ -151,13 +165,12 @@ func (p *pass) project() {
 
 // buildPorts is the mux spec.ports: every served port sorted by (port, protocol).
 func (p *pass) buildPorts() {
-	out := make([]corev1.ServicePort, 0, p.served)
-	for _, c := range p.channels {
-		for _, sp := range p.decisions[c].served {
-			out = append(out, corev1.ServicePort{Name: sp.pv.muxName, Port: sp.key.Port, Protocol: sp.key.Protocol})
-		}
+	served := p.servedPorts()
+	sortBy(served, func(a, b *servedPort) int { return compareKeys(a.key, b.key) })
+	out := make([]corev1.ServicePort, len(served))
+	for i, sp := range served {
+		out[i] = corev1.ServicePort{Name: sp.pv.muxName, Port: sp.key.Port, Protocol: sp.key.Protocol}
 	}
-	sort.Slice(out, func(i, j int) bool { return keyLess(keyOf(out[i]), keyOf(out[j])) })
 	if len(out) == 0 {
 		out = placeholderPorts()
 	} else {
@@ -172,21 +185,12 @@ func (p *pass) buildPorts() {
 // buildState is the new state document: the claims of every served port. It is
 // written only when readable, the range is valid, and the content changed.
 func (p *pass) buildState() {
-	type keyed struct {
-		key   string
-		claim state.Claim
-	}
-	all := make([]keyed, 0, p.served)
-	for _, c := range p.channels {
-		for _, sp := range p.decisions[c].served {
-			all = append(all, keyed{sp.pv.claimKey, sp.claim})
-		}
-	}
+	all := p.servedPorts()
 	// Sort on the precomputed claim keys: Claim.Key builds a string per call.
-	sort.Slice(all, func(i, j int) bool { return all[i].key < all[j].key })
+	sortBy(all, func(a, b *servedPort) int { return strings.Compare(a.pv.claimKey, b.pv.claimKey) })
 	doc := state.Document{Mux: p.mux, Claims: make([]state.Claim, len(all))}
-	for i := range all {
-		doc.Claims[i] = all[i].claim
+	for i, sp := range all {
+		doc.Claims[i] = sp.claim
 	}
 	sp := &p.plan.State
 	sp.Document = doc
@@ -202,6 +206,19 @@ func (p *pass) buildState() {
 	if sp.Write {
 		sp.Encoded = doc.Encode() // only what is written is encoded: 10k claims cost milliseconds
 	}
+}
+
+// servedPorts lists every served port in channel order, by pointer: sorting
+// pointers moves 8 bytes where a port or claim is a hundred.
+func (p *pass) servedPorts() []*servedPort {
+	out := make([]*servedPort, 0, p.served)
+	for _, c := range p.channels {
+		served := p.decisions[c].served
+		for i := range served {
+			out = append(out, &served[i])
+		}
+	}
+	return out
 }
 
 // sameDocument compares two sorted, normalised documents (Decode returns them so,
@@ -247,11 +264,14 @@ func (p *pass) normalMux(reason, msg string) {
 	p.plan.Events = append(p.plan.Events, Event{Object: p.plan.Mux, Type: api.EventNormal, Reason: reason, Message: msg})
 }
 
-func refLess(a, b ObjectRef) bool {
-	if a.Namespace != b.Namespace {
-		return a.Namespace < b.Namespace
+func refLess(a, b ObjectRef) bool { return compareRefs(a, b) < 0 }
+
+// compareRefs orders by namespace, then name.
+func compareRefs(a, b ObjectRef) int {
+	if c := strings.Compare(a.Namespace, b.Namespace); c != 0 {
+		return c
 	}
-	return a.Name < b.Name
+	return strings.Compare(a.Name, b.Name)
 }
 
 // sortEvents orders events by object, then reason and message, so plans compare.
@@ -273,16 +293,22 @@ func sortEvents(ev []Event) {
 
 // condition builds the Accepted condition, moving lastTransitionTime only on a flip.
 func (p *pass) condition(svc *corev1.Service, ok bool, reason, msg string) *metav1.Condition {
+	c := &metav1.Condition{}
+	p.fillCondition(c, svc, ok, reason, msg)
+	return c
+}
+
+// fillCondition is condition into c (buildChannels carves them from a slab).
+func (p *pass) fillCondition(c *metav1.Condition, svc *corev1.Service, ok bool, reason, msg string) {
 	status := metav1.ConditionFalse
 	if ok {
 		status = metav1.ConditionTrue
 	}
-	c := &metav1.Condition{Type: p.keys.AcceptedCondition, Status: status, Reason: reason, Message: msg,
+	*c = metav1.Condition{Type: p.keys.AcceptedCondition, Status: status, Reason: reason, Message: msg,
 		ObservedGeneration: svc.Generation, LastTransitionTime: p.opts.Now}
 	for _, old := range svc.Status.Conditions {
 		if old.Type == c.Type && old.Status == c.Status {
 			c.LastTransitionTime = old.LastTransitionTime
 		}
 	}
-	return c
 }

@@ -3,7 +3,6 @@ package plan
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -23,45 +22,79 @@ type group struct {
 	addressType discoveryv1.AddressType
 	ports       []discoveryv1.EndpointPort
 	endpoints   []discoveryv1.Endpoint
-	channels    map[string]bool
+	channels    []string // refs of the channels in the group, distinct
+}
+
+// svcKey names a Service without building "namespace/name".
+type svcKey struct{ namespace, name string }
+
+// endpointsWork is buildEndpoints' scratch: a mux has a slice per channel, so the
+// groups, their endpoints and the slices are carved from slabs sized once.
+type endpointsWork struct {
+	groups    map[string]*group
+	groupSlab []group
+	epSlab    []discoveryv1.Endpoint
+	portSlab  []discoveryv1.EndpointPort
+	ports     []discoveryv1.EndpointPort // the port list being built, reused
+	key       []byte                     // the group key being built, reused
+	tcp       *corev1.Protocol           // shared by ports whose slice leaves it unset
 }
 
 // buildEndpoints computes the mux's EndpointSlices and/or legacy Endpoints from
 // the channels' slices, and the ready-pod counts the annotations show.
 func (p *pass) buildEndpoints() {
-	slicesBySvc := map[string][]*discoveryv1.EndpointSlice{}
-	for _, s := range p.snap.ChannelSlices {
-		name := s.Labels[discoveryv1.LabelServiceName]
-		slicesBySvc[s.Namespace+"/"+name] = append(slicesBySvc[s.Namespace+"/"+name], s)
-	}
-	groups := map[string]*group{}
-	for _, c := range p.channels {
-		ref := c.ref.String()
-		slices := slicesBySvc[ref]
-		if len(slices) > 1 {
-			sort.Slice(slices, func(i, j int) bool { return slices[i].Name < slices[j].Name })
+	// Each Service's slices, in snapshot order, as chains through next: no slice
+	// of slices per channel.
+	type chain struct{ head, tail int }
+	bySvc := make(map[svcKey]chain, len(p.channels))
+	next := make([]int, len(p.snap.ChannelSlices))
+	endpoints := 0
+	for i, s := range p.snap.ChannelSlices {
+		k := svcKey{s.Namespace, s.Labels[discoveryv1.LabelServiceName]}
+		next[i] = -1
+		endpoints += len(s.Endpoints)
+		if ch, ok := bySvc[k]; ok {
+			next[ch.tail], ch.tail = i, i
+			bySvc[k] = ch
+		} else {
+			bySvc[k] = chain{i, i}
 		}
-		p.readyByChannel[c.ref] = countReady(slices)
-		p.plan.Stats.ReadyPods += p.readyByChannel[c.ref]
+	}
+	tcp := corev1.ProtocolTCP
+	w := &endpointsWork{groups: make(map[string]*group, len(p.channels)), groupSlab: newSlab[group](len(p.channels)),
+		epSlab: newSlab[discoveryv1.Endpoint](endpoints), portSlab: newSlab[discoveryv1.EndpointPort](p.served), tcp: &tcp}
+	var own []*discoveryv1.EndpointSlice
+	for _, c := range p.channels {
+		own = own[:0]
+		if ch, ok := bySvc[svcKey{c.ref.Namespace, c.ref.Name}]; ok {
+			for i := ch.head; i >= 0; i = next[i] {
+				own = append(own, p.snap.ChannelSlices[i])
+			}
+		}
+		if len(own) > 1 {
+			sort.Slice(own, func(i, j int) bool { return own[i].Name < own[j].Name })
+		}
+		c.ready = countReady(own)
+		p.plan.Stats.ReadyPods += c.ready
 		served := p.decisions[c].served
 		if len(served) == 0 {
 			continue
 		}
-		for _, s := range slices {
-			addGroup(groups, ref, s, served)
+		for _, s := range own {
+			w.add(c.refStr, s, served)
 		}
 	}
-	ordered := make([]*group, 0, len(groups))
-	for _, g := range groups {
+	ordered := make([]*group, 0, len(w.groups))
+	for _, g := range w.groups {
 		sortEndpoints(g)
+		if len(g.channels) > 1 {
+			sort.Strings(g.channels)
+		}
 		ordered = append(ordered, g)
 	}
-	sort.Slice(ordered, func(i, j int) bool { return ordered[i].key < ordered[j].key })
+	sortBy(ordered, func(a, b *group) int { return strings.Compare(a.key, b.key) })
 	if p.opts.EndpointsMode.slices() {
-		for _, g := range ordered {
-			p.plan.Slices = append(p.plan.Slices, p.slicesFor(g)...)
-		}
-		sort.Slice(p.plan.Slices, func(i, j int) bool { return p.plan.Slices[i].Name < p.plan.Slices[j].Name })
+		p.plan.Slices = p.slicesFor(ordered)
 	}
 	if p.opts.EndpointsMode.endpoints() {
 		p.plan.Endpoints = p.legacyEndpoints(ordered)
@@ -70,48 +103,62 @@ func (p *pass) buildEndpoints() {
 	p.endpointEvents()
 }
 
-// addGroup maps one channel slice onto mux port names and adds its endpoints.
-func addGroup(groups map[string]*group, channel string, s *discoveryv1.EndpointSlice, served []servedPort) {
+// add maps one channel slice onto mux port names and adds its endpoints to the
+// group of its address type and port list.
+func (w *endpointsWork) add(channel string, s *discoveryv1.EndpointSlice, served []servedPort) {
 	if s.AddressType == discoveryv1.AddressTypeFQDN {
 		return
 	}
-	var eps []discoveryv1.EndpointPort
+	w.ports = w.ports[:0]
 	for _, sp := range s.Ports {
 		if sp.Name == nil || sp.Port == nil {
 			continue
 		}
-		muxName := ""
-		for _, x := range served { // a handful of ports: a scan beats a map
-			if x.pv.name == *sp.Name {
-				muxName = x.pv.muxName
+		var muxName *string
+		for i := range served { // a handful of ports: a scan beats a map
+			if served[i].pv.name == *sp.Name {
+				muxName = &served[i].pv.muxName // read-only, like the plan
 			}
 		}
-		if muxName == "" {
+		if muxName == nil {
 			continue
 		}
-		proto := corev1.ProtocolTCP
+		proto := w.tcp
 		if sp.Protocol != nil {
-			proto = *sp.Protocol
+			proto = sp.Protocol
 		}
-		name, port := muxName, *sp.Port
-		eps = append(eps, discoveryv1.EndpointPort{Name: &name, Port: &port, Protocol: &proto, AppProtocol: sp.AppProtocol})
+		// The pointers are shared with the pass and the snapshot, not copied: plans
+		// are read-only, like snapshots.
+		w.ports = append(w.ports, discoveryv1.EndpointPort{Name: muxName, Port: sp.Port, Protocol: proto, AppProtocol: sp.AppProtocol})
 	}
-	if len(eps) == 0 {
+	if len(w.ports) == 0 {
 		return
 	}
-	sort.Slice(eps, func(i, j int) bool { return *eps[i].Name < *eps[j].Name })
-	var kb strings.Builder
-	kb.WriteString(string(s.AddressType))
-	for _, e := range eps {
-		kb.WriteString("|" + *e.Name + ":" + strconv.Itoa(int(*e.Port)) + "/" + string(*e.Protocol))
+	if len(w.ports) > 1 {
+		sortBy(w.ports, func(a, b discoveryv1.EndpointPort) int { return strings.Compare(*a.Name, *b.Name) })
 	}
-	key := kb.String()
-	g, ok := groups[key]
+	kb := append(w.key[:0], s.AddressType...)
+	for _, e := range w.ports {
+		kb = append(kb, '|')
+		kb = append(kb, *e.Name...)
+		kb = append(kb, ':')
+		kb = strconv.AppendInt(kb, int64(*e.Port), 10)
+		kb = append(kb, '/')
+		kb = append(kb, *e.Protocol...)
+	}
+	w.key = kb
+	g, ok := w.groups[string(kb)]
 	if !ok {
-		g = &group{key: key, addressType: s.AddressType, ports: eps, channels: map[string]bool{}}
-		groups[key] = g
+		g = &carve(&w.groupSlab, 1)[:1][0]
+		*g = group{key: string(kb), addressType: s.AddressType,
+			ports:     append(carve(&w.portSlab, len(w.ports)), w.ports...),
+			endpoints: carve(&w.epSlab, len(s.Endpoints))}
+		w.groups[g.key] = g
 	}
-	g.channels[channel] = true
+	// A channel's slices are added one after another, so a repeat is the last one.
+	if n := len(g.channels); n == 0 || g.channels[n-1] != channel {
+		g.channels = append(g.channels, channel)
+	}
 	for _, e := range s.Endpoints {
 		if len(e.Addresses) == 0 {
 			continue
@@ -128,7 +175,10 @@ func addGroup(groups map[string]*group, channel string, s *discoveryv1.EndpointS
 
 // sortEndpoints orders by first address and drops repeats of the same address.
 func sortEndpoints(g *group) {
-	sort.SliceStable(g.endpoints, func(i, j int) bool { return g.endpoints[i].Addresses[0] < g.endpoints[j].Addresses[0] })
+	byAddress := func(a, b discoveryv1.Endpoint) int { return strings.Compare(a.Addresses[0], b.Addresses[0]) }
+	if !isSortedBy(g.endpoints, byAddress) {
+		sortStableBy(g.endpoints, byAddress)
+	}
 	out := g.endpoints[:0]
 	for i, e := range g.endpoints {
 		if i > 0 && e.Addresses[0] == g.endpoints[i-1].Addresses[0] {
@@ -139,24 +189,43 @@ func sortEndpoints(g *group) {
 	g.endpoints = out
 }
 
-// slicesFor cuts a group into slices of at most 100 endpoints, named after the mux
-// and a hash of the group so names stay stable as other channels come and go.
-func (p *pass) slicesFor(g *group) []*discoveryv1.EndpointSlice {
-	sum := sha256.Sum256([]byte(g.key))
-	base := fmt.Sprintf("%s-%s", p.mux.Name, hex.EncodeToString(sum[:])[:8])
-	var out []*discoveryv1.EndpointSlice
-	// A group without endpoints needs no slice: an empty slice routes nothing.
-	for i := 0; i*api.MaxEndpointsPerSlice < len(g.endpoints); i++ {
-		end := min((i+1)*api.MaxEndpointsPerSlice, len(g.endpoints))
-		s := &discoveryv1.EndpointSlice{
-			ObjectMeta:  p.endpointsMeta(fmt.Sprintf("%s-%d", base, i), sortedStrings(g.channels)),
-			AddressType: g.addressType,
-			Endpoints:   g.endpoints[i*api.MaxEndpointsPerSlice : end],
-			Ports:       g.ports,
-		}
-		s.Labels = p.sliceLabels()
-		out = append(out, s)
+// slicesFor cuts each group into slices of at most 100 endpoints, named after the
+// mux and a hash of the group so names stay stable as other channels come and go.
+// The slices of a group share their annotations, and all share their labels and
+// owner reference (plans are read-only); the result is sorted by name.
+func (p *pass) slicesFor(groups []*group) []*discoveryv1.EndpointSlice {
+	n := 0
+	for _, g := range groups {
+		n += (len(g.endpoints) + api.MaxEndpointsPerSlice - 1) / api.MaxEndpointsPerSlice
 	}
+	if n == 0 {
+		return nil
+	}
+	store := make([]discoveryv1.EndpointSlice, n)
+	out := make([]*discoveryv1.EndpointSlice, 0, n)
+	owners := p.ownerReferences()
+	var buf [256]byte
+	for _, g := range groups {
+		if len(g.endpoints) == 0 {
+			continue // a group without endpoints needs no slice: an empty slice routes nothing
+		}
+		sum := sha256.Sum256(append(buf[:0], g.key...))
+		var hash [8]byte
+		hex.Encode(hash[:], sum[:4])
+		base := p.mux.Name + "-" + string(hash[:]) + "-"
+		annotations := p.endpointsAnnotations(channelsJSON(g.channels))
+		for i := 0; i*api.MaxEndpointsPerSlice < len(g.endpoints); i++ {
+			end := min((i+1)*api.MaxEndpointsPerSlice, len(g.endpoints))
+			s := &store[len(out)]
+			s.ObjectMeta = metav1.ObjectMeta{Name: base + strconv.Itoa(i), Namespace: p.mux.Namespace,
+				Labels: p.sliceLabels(), Annotations: annotations, OwnerReferences: owners}
+			s.AddressType = g.addressType
+			s.Endpoints = g.endpoints[i*api.MaxEndpointsPerSlice : end]
+			s.Ports = g.ports
+			out = append(out, s)
+		}
+	}
+	sortBy(out, func(a, b *discoveryv1.EndpointSlice) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }
 
@@ -174,33 +243,38 @@ func (p *pass) sliceLabels() map[string]string {
 	return p.labels
 }
 
-// endpointsMeta is the metadata shared by mux slices and the legacy Endpoints.
-func (p *pass) endpointsMeta(name string, channels []string) metav1.ObjectMeta {
-	isController := true
-	return metav1.ObjectMeta{
-		Name: name, Namespace: p.mux.Namespace,
-		Labels: map[string]string{
-			api.LabelManagedBy: api.AppName,
-			api.LabelComponent: api.ComponentMuxEndpoints,
-		},
-		Annotations: map[string]string{
-			p.keys.Managed:  "true",
-			p.keys.Mux:      p.muxRef,
-			p.keys.Channels: channelsJSON(channels),
-		},
-		OwnerReferences: []metav1.OwnerReference{{
-			APIVersion: "v1", Kind: "Service", Name: p.mux.Name, UID: p.snap.Mux.UID, Controller: &isController,
-		}},
+// endpointsAnnotations are the annotations of mux slices and the legacy Endpoints.
+func (p *pass) endpointsAnnotations(channels string) map[string]string {
+	return map[string]string{
+		p.keys.Managed:  "true",
+		p.keys.Mux:      p.muxRef,
+		p.keys.Channels: channels,
 	}
+}
+
+// ownerReferences makes the mux the controller of its endpoint objects.
+func (p *pass) ownerReferences() []metav1.OwnerReference {
+	isController := true
+	return []metav1.OwnerReference{{
+		APIVersion: "v1", Kind: "Service", Name: p.mux.Name, UID: p.snap.Mux.UID, Controller: &isController,
+	}}
 }
 
 // legacyEndpoints is the one core/v1 Endpoints object the Python controller wrote.
 func (p *pass) legacyEndpoints(groups []*group) *corev1.Endpoints {
-	var all []string
+	all := make([]string, 0, len(p.channels))
 	for _, c := range p.channels {
-		all = append(all, c.ref.String())
+		all = append(all, c.refStr)
 	}
-	ep := &corev1.Endpoints{ObjectMeta: p.endpointsMeta(p.mux.Name, all), Subsets: []corev1.EndpointSubset{}}
+	ep := &corev1.Endpoints{ObjectMeta: metav1.ObjectMeta{
+		Name: p.mux.Name, Namespace: p.mux.Namespace,
+		Labels: map[string]string{
+			api.LabelManagedBy: api.AppName,
+			api.LabelComponent: api.ComponentMuxEndpoints,
+		},
+		Annotations:     p.endpointsAnnotations(channelsJSON(all)),
+		OwnerReferences: p.ownerReferences(),
+	}, Subsets: []corev1.EndpointSubset{}}
 	if p.opts.EndpointsMode == EndpointsModeBoth {
 		ep.Labels[api.LabelSkipMirror] = "true"
 	}

@@ -3,6 +3,7 @@ package plan
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -148,9 +149,11 @@ func (p *pass) endpointEvents() {
 		changed = !created && (changed || len(liveByName) > 0)
 		// The readable diff is only built when there is something to tell.
 		if created || changed {
+			liveSet.grow(owned)
 			for _, s := range owned {
 				liveSet.addSlice(s)
 			}
+			wantSet.grow(p.plan.Slices)
 			for _, s := range p.plan.Slices {
 				wantSet.addSlice(s)
 			}
@@ -172,19 +175,37 @@ func (p *pass) endpointEvents() {
 	}
 }
 
-// tupleSet holds "ip:port/protocol" endpoints split by readiness.
-type tupleSet struct{ ready, notReady map[string]bool }
+// tupleSet holds "ip:port/protocol" endpoints split by readiness. The tuples are
+// kept as values and formatted only when a message lists them: a new mux has one
+// per backend and port, and its Event only counts them.
+type tupleSet struct{ ready, notReady map[tuple]bool }
+
+type tuple struct {
+	ip    string
+	port  int32
+	proto corev1.Protocol
+}
+
+func (t tuple) String() string { return t.ip + ":" + strconv.Itoa(int(t.port)) + "/" + string(t.proto) }
 
 func (t *tupleSet) add(ip string, port int32, proto corev1.Protocol, ready bool) {
 	if t.ready == nil {
-		t.ready, t.notReady = map[string]bool{}, map[string]bool{}
+		t.ready, t.notReady = map[tuple]bool{}, map[tuple]bool{}
 	}
-	s := fmt.Sprintf("%s:%d/%s", ip, port, proto)
 	if ready {
-		t.ready[s] = true
+		t.ready[tuple{ip, port, proto}] = true
 	} else {
-		t.notReady[s] = true
+		t.notReady[tuple{ip, port, proto}] = true
 	}
+}
+
+// grow makes room for the tuples of slices, ready or not.
+func (t *tupleSet) grow(slices []*discoveryv1.EndpointSlice) {
+	n := 0
+	for _, s := range slices {
+		n += len(s.Endpoints) * len(s.Ports)
+	}
+	t.ready, t.notReady = make(map[tuple]bool, n), map[tuple]bool{}
 }
 
 func (t *tupleSet) addSlice(s *discoveryv1.EndpointSlice) {
@@ -228,11 +249,12 @@ func endpointsChangeMessage(live, want tupleSet) string {
 	return strings.Join(parts, "; ")
 }
 
-func setMinus(a, b map[string]bool) []string {
+// setMinus lists the tuples of a that b lacks, formatted and sorted.
+func setMinus(a, b map[tuple]bool) []string {
 	var out []string
 	for k := range a {
 		if !b[k] {
-			out = append(out, k)
+			out = append(out, k.String())
 		}
 	}
 	sort.Strings(out)

@@ -41,7 +41,7 @@ const (
 // assigned for externalTrafficPolicy Local is part of the Local entry.
 func IgnoredChannelFields(svc *corev1.Service) []IgnoredField {
 	var out []IgnoredField
-	s := svc.Spec
+	s := &svc.Spec
 	if len(s.LoadBalancerSourceRanges) > 0 {
 		out = append(out, IgnoredField{"spec.loadBalancerSourceRanges", fixEveryChannel})
 	}

@@ -2,31 +2,43 @@ package plan
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/nowakeai/svcmux/pkg/api"
 	"github.com/nowakeai/svcmux/pkg/ports"
 )
 
-// buildChannels turns decisions into per-channel outcomes and Events.
+// buildChannels turns decisions into per-channel outcomes and Events. The values
+// an outcome points to are carved from slabs: a mux may have thousands of channels.
 func (p *pass) buildChannels() {
-	ingress := p.snap.Mux.Status.LoadBalancer.Ingress
+	var ingress []corev1.LoadBalancerIngress // shared by serving channels: plans are read-only
+	if in := p.snap.Mux.Status.LoadBalancer.Ingress; len(in) > 0 {
+		ingress = channelIngress(in)
+	}
+	if len(p.channels) > 0 {
+		p.plan.Channels = make([]ChannelOutcome, 0, len(p.channels))
+	}
+	mappings := newSlab[ports.PortMapping](p.served)
+	texts := newSlab[string](len(p.channels))
+	conds := newSlab[metav1.Condition](len(p.channels))
 	for _, c := range p.channels {
 		d := p.decisions[c]
 		out := ChannelOutcome{Channel: c.ref, Accepted: d.accepted, Kept: d.kept}
 		ignored := IgnoredChannelFields(c.svc)
+		out.Mappings = carve(&mappings, len(d.served))
 		for _, sp := range d.served {
 			out.Mappings = append(out.Mappings, ports.PortMapping{Name: sp.pv.name, ChannelPort: sp.pv.channelPort, MuxPort: sp.key.Port})
 		}
 		switch {
 		case d.accepted:
-			text := ports.FormatPortsAnnotation(out.Mappings)
-			out.PortsAnnotation = &text
+			text := &carve(&texts, 1)[:1][0]
+			*text = ports.FormatPortsAnnotation(out.Mappings)
+			out.PortsAnnotation = text
 			out.Reason = api.ConditionReasonAccepted
-			out.Message = fmt.Sprintf("channel %s is served by mux %s: %s", c.ref, p.mux, text)
+			out.Message = "channel " + c.refStr + " is served by mux " + p.muxRef + ": " + *text
 			if len(ignored) > 0 {
 				// Only channels that set such fields see a different message: a
 				// takeover of channels without them rewrites no condition.
@@ -46,9 +58,10 @@ func (p *pass) buildChannels() {
 			p.plan.Stats.Rejected++
 		}
 		if out.Serving() {
-			out.Ingress = channelIngress(ingress)
+			out.Ingress = ingress
 		}
-		out.Condition = p.condition(c.svc, d.accepted, out.Reason, out.Message)
+		out.Condition = &carve(&conds, 1)[:1][0]
+		p.fillCondition(out.Condition, c.svc, d.accepted, out.Reason, out.Message)
 		if d.why != nil {
 			p.plan.Events = append(p.plan.Events, Event{Object: c.ref, Type: api.EventWarning,
 				Reason: d.why.reason, Message: d.why.message, FieldPath: d.why.fieldPath})
@@ -98,29 +111,51 @@ func portsChangeMessage(live, desired []corev1.ServicePort) string {
 	if sameServicePorts(live, desired) {
 		return ""
 	}
-	id := func(sp corev1.ServicePort) string { return sp.Name + "|" + keyOf(sp).String() }
-	have, want := map[string]ports.Key{}, map[string]ports.Key{}
-	for _, sp := range live {
-		have[id(sp)] = keyOf(sp)
+	// A port is its name and key. Both lists are sorted by them and merged, so the
+	// thousands of ports of a new mux need no map (desired is sorted already).
+	type id struct {
+		name string
+		key  ports.Key
 	}
-	for _, sp := range desired {
-		want[id(sp)] = keyOf(sp)
-	}
-	diff := func(a, b map[string]ports.Key) []ports.Key {
-		var out []ports.Key
-		for k, v := range a {
-			if _, ok := b[k]; !ok {
-				out = append(out, v)
-			}
+	byID := func(a, b id) int {
+		if c := compareKeys(a.key, b.key); c != 0 {
+			return c
 		}
-		sortKeys(out)
+		return strings.Compare(a.name, b.name)
+	}
+	ids := func(sps []corev1.ServicePort) []id {
+		out := make([]id, 0, len(sps))
+		for _, sp := range sps {
+			out = append(out, id{sp.Name, keyOf(sp)})
+		}
+		if !isSortedBy(out, byID) {
+			sortBy(out, byID)
+		}
 		return out
+	}
+	have, want := ids(live), ids(desired)
+	var added, removed []ports.Key
+	for i, j := 0, 0; i < len(want) || j < len(have); {
+		switch {
+		case i > 0 && i < len(want) && want[i] == want[i-1]:
+			i++ // the same port twice counts once
+		case j > 0 && j < len(have) && have[j] == have[j-1]:
+			j++
+		case j == len(have) || (i < len(want) && byID(want[i], have[j]) < 0):
+			added = append(added, want[i].key)
+			i++
+		case i == len(want) || byID(want[i], have[j]) > 0:
+			removed = append(removed, have[j].key)
+			j++
+		default:
+			i, j = i+1, j+1
+		}
 	}
 	var parts []string
 	for _, d := range []struct {
 		verb string
 		keys []ports.Key
-	}{{"Added", diff(want, have)}, {"Removed", diff(have, want)}} {
+	}{{"Added", added}, {"Removed", removed}} {
 		if len(d.keys) == 0 {
 			continue
 		}
@@ -154,14 +189,4 @@ func joinKeys(ks []ports.Key, max int) string {
 		s = append(s, k.String())
 	}
 	return strings.Join(s, ", ")
-}
-
-// sortedStrings returns the keys of a set in order.
-func sortedStrings(set map[string]bool) []string {
-	out := make([]string, 0, len(set))
-	for k := range set {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -1,7 +1,10 @@
 package plan
 
 import (
-	"sort"
+	"cmp"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/nowakeai/svcmux/pkg/api"
 	"github.com/nowakeai/svcmux/pkg/ports"
@@ -29,10 +32,12 @@ func (r portRef) port() portView { return r.ch.ports[r.idx] }
 // Claims of identities that no longer exist are simply not carried over (pruned).
 func (p *pass) reserveOwners() {
 	if p.stateOK {
+		var key []byte // the claim's key, built in place: no string per claim
 		for i := range p.oldDoc.Claims {
-			cl := p.oldDoc.Claims[i]
-			if ref, ok := p.byClaim[cl.Key()]; ok {
-				p.hold(ref, ports.NewKey(cl.MuxPort, cl.Protocol), &cl)
+			cl := &p.oldDoc.Claims[i] // the document is read-only, so holdings may point into it
+			key = appendClaimKey(key[:0], cl)
+			if ref, ok := p.byClaim[string(key)]; ok {
+				p.hold(ref, ports.NewKey(cl.MuxPort, cl.Protocol), cl)
 			}
 		}
 	}
@@ -63,12 +68,6 @@ func (p *pass) hold(ref portRef, key ports.Key, claim *state.Claim) {
 }
 
 func (p *pass) recoverFromMuxPorts() {
-	byHash := map[string][]portRef{}
-	for _, c := range p.channels {
-		for i, pv := range c.ports {
-			byHash[pv.muxName] = append(byHash[pv.muxName], portRef{c, i})
-		}
-	}
 	var live []ports.Key
 	names := map[ports.Key]string{}
 	for _, sp := range p.snap.Mux.Spec.Ports {
@@ -79,10 +78,33 @@ func (p *pass) recoverFromMuxPorts() {
 		live = append(live, k)
 		names[k] = sp.Name
 	}
+	if len(live) == 0 {
+		return // a new mux: nothing to recover, and no index of every channel port
+	}
+	// Which channel ports carry each live name: the only one, or how many.
+	type candidates struct {
+		ref portRef
+		n   int
+	}
+	byHash := make(map[string]candidates, len(names))
+	for _, name := range names {
+		byHash[name] = candidates{}
+	}
+	for _, c := range p.channels {
+		for i, pv := range c.ports {
+			if cands, ok := byHash[pv.muxName]; ok {
+				if cands.n == 0 {
+					cands.ref = portRef{c, i}
+				}
+				cands.n++
+				byHash[pv.muxName] = cands
+			}
+		}
+	}
 	sortKeys(live)
 	for _, k := range live {
-		if cands := byHash[names[k]]; len(cands) == 1 {
-			p.hold(cands[0], k, nil)
+		if cands := byHash[names[k]]; cands.n == 1 {
+			p.hold(cands.ref, k, nil)
 		}
 	}
 }
@@ -124,13 +146,27 @@ func (p *pass) isOwner(c *channelView) bool {
 	return false
 }
 
-func sortKeys(ks []ports.Key) {
-	sort.Slice(ks, func(i, j int) bool { return keyLess(ks[i], ks[j]) })
+func sortKeys(ks []ports.Key) { sortBy(ks, compareKeys) }
+
+// compareKeys orders by port, then protocol.
+func compareKeys(a, b ports.Key) int {
+	if a.Port != b.Port {
+		return cmp.Compare(a.Port, b.Port)
+	}
+	return strings.Compare(string(a.Protocol), string(b.Protocol))
 }
 
-func keyLess(a, b ports.Key) bool {
-	if a.Port != b.Port {
-		return a.Port < b.Port
+// appendClaimKey appends cl.Key() to b.
+func appendClaimKey(b []byte, cl *state.Claim) []byte {
+	proto := cl.Protocol
+	if proto == "" {
+		proto = corev1.ProtocolTCP
 	}
-	return a.Protocol < b.Protocol
+	b = append(b, proto...)
+	b = append(b, ':')
+	b = append(b, cl.Namespace...)
+	b = append(b, ':')
+	b = append(b, cl.Service...)
+	b = append(b, ':')
+	return append(b, cl.PortName...)
 }

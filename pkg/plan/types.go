@@ -45,6 +45,9 @@ type Options struct {
 	// StateCache, when set, remembers decoded state documents across passes (the
 	// agent keeps one); it changes no result, only the cost of a steady pass.
 	StateCache *state.Cache
+	// Cache, when set, remembers across passes what is derived from each channel
+	// alone (the agent keeps one); like StateCache it changes no result.
+	Cache *Cache
 }
 
 // Snapshot is everything Compute reads for one mux. The objects are never mutated.

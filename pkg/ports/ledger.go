@@ -61,8 +61,12 @@ type Ledger struct {
 }
 
 // NewLedger returns an empty ledger.
-func NewLedger() *Ledger {
-	return &Ledger{owners: map[Key]string{}, taken: map[corev1.Protocol]*bitset{}}
+func NewLedger() *Ledger { return NewLedgerSize(0) }
+
+// NewLedgerSize returns an empty ledger with room for n slots, so a pass that knows
+// how many ports it will reserve does not rehash the owners map as it fills.
+func NewLedgerSize(n int) *Ledger {
+	return &Ledger{owners: make(map[Key]string, n), taken: map[corev1.Protocol]*bitset{}}
 }
 
 // Owner returns the owner recorded for k.

@@ -33,9 +33,32 @@ type Mapping struct {
 // the last value. Every malformed item is named in one error, so a user fixes them all
 // in one edit instead of one per reconcile. On error the map is nil.
 func ParseExternalPorts(s string) (map[string]Mapping, error) {
-	result := map[string]Mapping{}
+	list, err := ParseExternalPortList(s)
+	if err != nil {
+		return nil, err
+	}
+	result := make(map[string]Mapping, len(list))
+	for _, e := range list {
+		result[e.Name] = e.Mapping
+	}
+	return result, nil
+}
+
+// ExternalPort is one port name of an external-ports value and its mapping.
+type ExternalPort struct {
+	Name string
+	Mapping
+}
+
+// ParseExternalPortList is ParseExternalPorts as a list: each name once, in the order
+// it is first listed, with its last value. A channel names a handful of ports, so
+// the planner scans this list instead of building a map per channel per pass.
+func ParseExternalPortList(s string) ([]ExternalPort, error) {
+	var result []ExternalPort
 	var bad []string
-	for _, item := range strings.Split(s, ",") {
+	for more := true; more; {
+		var item string
+		item, s, more = strings.Cut(s, ",")
 		item = strings.TrimSpace(item)
 		if item == "" {
 			continue
@@ -46,21 +69,32 @@ func ParseExternalPorts(s string) (map[string]Mapping, error) {
 			bad = append(bad, item)
 			continue
 		}
+		var m Mapping
 		if strings.EqualFold(value, autoValue) {
-			result[name] = Mapping{Auto: true}
-			continue
-		}
-		port, ok := parsePort(value)
-		if !ok {
+			m = Mapping{Auto: true}
+		} else if port, ok := parsePort(value); ok {
+			m = Mapping{Port: port}
+		} else {
 			bad = append(bad, item)
 			continue
 		}
-		result[name] = Mapping{Port: port}
+		result = setExternalPort(result, name, m)
 	}
 	if len(bad) > 0 {
 		return nil, fmt.Errorf("%s: expected name:port (1-65535) or name:auto", invalidItems(bad))
 	}
 	return result, nil
+}
+
+// setExternalPort records name's mapping, replacing an earlier one for the same name.
+func setExternalPort(list []ExternalPort, name string, m Mapping) []ExternalPort {
+	for i := range list {
+		if list[i].Name == name {
+			list[i].Mapping = m
+			return list
+		}
+	}
+	return append(list, ExternalPort{Name: name, Mapping: m})
 }
 
 // ParsePortsAnnotation reads the agent's own channel annotation
@@ -107,26 +141,41 @@ type PortMapping struct {
 // FormatPortsAnnotation writes "http:8080->20000, grpc:9090->20001" in the given
 // order (the channel's spec.ports order), byte-identical to the Python controller.
 func FormatPortsAnnotation(m []PortMapping) string {
+	size := 0
+	for _, p := range m {
+		size += len(p.Name) + len(":65535->65535, ")
+	}
 	var b strings.Builder
+	b.Grow(size) // one allocation: the planner formats this for every channel
+	var digits [12]byte
 	for i, p := range m {
 		if i > 0 {
 			b.WriteString(", ")
 		}
 		b.WriteString(p.Name)
 		b.WriteByte(':')
-		b.WriteString(strconv.Itoa(int(p.ChannelPort)))
+		b.Write(strconv.AppendInt(digits[:0], int64(p.ChannelPort), 10))
 		b.WriteString("->")
-		b.WriteString(strconv.Itoa(int(p.MuxPort)))
+		b.Write(strconv.AppendInt(digits[:0], int64(p.MuxPort), 10))
 	}
 	return b.String()
 }
 
 // MuxPortName is the mux spec.ports name of a channel port: the first 7 hex chars of
 // SHA-256("namespace/service/portName"). It is the port's stable identity, the same the
-// Python controller computes, so NodePorts survive a controller swap.
+// Python controller computes, so NodePorts survive a controller swap. The hash input
+// is assembled on the stack: a plan computes this name for every channel port.
 func MuxPortName(namespace, service, portName string) string {
-	sum := sha256.Sum256([]byte(namespace + "/" + service + "/" + portName))
-	return hex.EncodeToString(sum[:4])[:7]
+	var buf [256]byte
+	in := append(buf[:0], namespace...)
+	in = append(in, '/')
+	in = append(in, service...)
+	in = append(in, '/')
+	in = append(in, portName...)
+	sum := sha256.Sum256(in)
+	var name [8]byte
+	hex.Encode(name[:], sum[:4])
+	return string(name[:7])
 }
 
 // parsePort accepts only ASCII decimal digits in 1-65535 (leading zeros allowed, as

@@ -1,6 +1,9 @@
 package ports
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -139,4 +142,45 @@ func TestMuxPortName(t *testing.T) {
 	t.Run("renaming the port is a new identity", func(t *testing.T) {
 		assert.NotEqual(t, MuxPortName("app", "api", "http"), MuxPortName("app", "api", "web"))
 	})
+}
+
+func TestParseExternalPortListIsParseExternalPortsInOrder(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want []ExternalPort
+	}{
+		{name: "an empty value lists nothing", in: "", want: nil},
+		{name: "names keep the order they are first listed in", in: "web:80, grpc:auto",
+			want: []ExternalPort{{"web", Mapping{Port: 80}}, {"grpc", Mapping{Auto: true}}}},
+		{name: "a name listed twice keeps its first place and takes its last value", in: "web:80,grpc:auto,web:AUTO",
+			want: []ExternalPort{{"web", Mapping{Auto: true}}, {"grpc", Mapping{Auto: true}}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseExternalPortList(tt.in)
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got)
+			asMap, err := ParseExternalPorts(tt.in)
+			require.NoError(t, err)
+			assert.Len(t, asMap, len(got))
+			for _, e := range got {
+				assert.Equal(t, e.Mapping, asMap[e.Name])
+			}
+		})
+	}
+	t.Run("a bad item fails both the same way", func(t *testing.T) {
+		_, listErr := ParseExternalPortList("web:0, :80")
+		_, mapErr := ParseExternalPorts("web:0, :80")
+		require.Error(t, listErr)
+		assert.Equal(t, mapErr, listErr)
+		assert.EqualError(t, listErr, `invalid items "web:0", ":80": expected name:port (1-65535) or name:auto`)
+	})
+}
+
+func TestMuxPortNameOfALongIdentityHashesTheWholeOfIt(t *testing.T) {
+	// Longer than the stack buffer the hash input is assembled in.
+	ns, svc := strings.Repeat("n", 63), strings.Repeat("s", 253)
+	sum := sha256.Sum256([]byte(ns + "/" + svc + "/http"))
+	assert.Equal(t, hex.EncodeToString(sum[:])[:7], MuxPortName(ns, svc, "http"))
 }

@@ -15,101 +15,217 @@ import (
 // indent, "," at line ends, ": " after keys, [] for an empty list, no trailing newline.
 // channelPort is left out when unknown (0), as the Python controller leaves it out of
 // a migrated claim it has not re-recorded.
+//
+// A cold pass of a large mux encodes tens of thousands of claims, so the output is
+// sized once and written without per-field strings, and claims that are already
+// normalised (the planner builds them so) are not copied and sorted again.
 func (d Document) Encode() string {
-	claims := normalizeClaims(d.Claims)
-	var auto []Claim
-	for _, c := range claims {
-		if c.Source == SourceAuto {
-			auto = append(auto, c)
+	claims := d.Claims
+	if !isNormalized(claims) {
+		claims = normalizeClaims(claims)
+	}
+	auto := 0
+	for i := range claims {
+		if claims[i].Source == SourceAuto {
+			auto++
 		}
 	}
 	var b strings.Builder
+	b.Grow(encodedSize(d, claims))
 	b.WriteString("{\n  \"allocations\": ")
-	writeClaims(&b, auto)
+	writeClaims(&b, claims, auto, true)
 	b.WriteString(",\n  \"mux\": {\n    \"name\": ")
 	writePyString(&b, d.Mux.Name)
 	b.WriteString(",\n    \"namespace\": ")
 	writePyString(&b, d.Mux.Namespace)
 	b.WriteString("\n  },\n  \"portClaims\": ")
-	writeClaims(&b, claims)
+	writeClaims(&b, claims, len(claims), false)
 	b.WriteString(",\n  \"schemaVersion\": 1\n}")
 	return b.String()
 }
 
-// writeClaims writes a list at indent level 1 (its items at level 2, fields at 3).
-func writeClaims(b *strings.Builder, claims []Claim) {
-	if len(claims) == 0 {
+// claimBytes is the fixed part of one encoded claim with every field present (keys,
+// indentation, quotes, separators) plus room for its numbers.
+const claimBytes = 190 + 3*5
+
+// encodedSize is a close upper bound of the encoded length when nothing needs
+// escaping; escapes only make the builder grow once more.
+func encodedSize(d Document, claims []Claim) int {
+	n := 120 + len(d.Mux.Name) + len(d.Mux.Namespace)
+	for i := range claims {
+		c := &claims[i]
+		one := claimBytes + len(c.Namespace) + len(c.Service) + len(c.PortName) + len(c.Protocol) + len(c.Source)
+		n += one
+		if c.Source == SourceAuto {
+			n += one
+		}
+	}
+	return n
+}
+
+// isNormalized reports whether claims are what normalizeClaims would return: defaults
+// applied and strictly ascending by Key (so no Key twice). It builds no key strings.
+func isNormalized(claims []Claim) bool {
+	for i := range claims {
+		c := &claims[i]
+		if c.Protocol == "" || c.Source == "" {
+			return false
+		}
+		if i > 0 && compareKeys(&claims[i-1], c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// compareKeys compares a.Key() with b.Key() byte by byte without building them.
+func compareKeys(a, b *Claim) int {
+	x := [...]string{string(protocolOrTCP(a.Protocol)), ":", a.Namespace, ":", a.Service, ":", a.PortName}
+	y := [...]string{string(protocolOrTCP(b.Protocol)), ":", b.Namespace, ":", b.Service, ":", b.PortName}
+	return compareJoined(x[:], y[:])
+}
+
+// compareJoined is strings.Compare(strings.Join(x, ""), strings.Join(y, "")).
+func compareJoined(x, y []string) int {
+	i, j := 0, 0 // part indexes
+	var xs, ys string
+	for {
+		for xs == "" && i < len(x) {
+			xs, i = x[i], i+1
+		}
+		for ys == "" && j < len(y) {
+			ys, j = y[j], j+1
+		}
+		switch {
+		case xs == "" && ys == "":
+			return 0
+		case xs == "":
+			return -1
+		case ys == "":
+			return 1
+		}
+		n := min(len(xs), len(ys))
+		if c := strings.Compare(xs[:n], ys[:n]); c != 0 {
+			return c
+		}
+		xs, ys = xs[n:], ys[n:]
+	}
+}
+
+// writeClaims writes a list at indent level 1 (its items at level 2, fields at 3):
+// the n claims of the list, only the auto ones when autoOnly.
+func writeClaims(b *strings.Builder, claims []Claim, n int, autoOnly bool) {
+	if n == 0 {
 		b.WriteString("[]")
 		return
 	}
 	b.WriteString("[\n")
-	for i, c := range claims {
-		if i > 0 {
-			b.WriteString(",\n")
+	item := make([]byte, 0, 512) // one claim, written in one piece
+	first := true
+	for i := range claims {
+		c := &claims[i]
+		if autoOnly && c.Source != SourceAuto {
+			continue
 		}
-		b.WriteString("    {\n")
-		// Field order is Python's sort_keys order.
-		if c.ChannelPort != 0 {
-			writeInt(b, "channelPort", c.ChannelPort)
+		item = item[:0]
+		if !first {
+			item = append(item, ",\n"...)
 		}
-		writeInt(b, "muxPort", c.MuxPort)
-		writeString(b, "namespace", c.Namespace)
-		writeInt(b, "port", c.MuxPort)
-		writeString(b, "portName", c.PortName)
-		writeString(b, "protocol", string(c.Protocol))
-		writeString(b, "service", c.Service)
-		b.WriteString("      \"source\": ")
-		writePyString(b, c.Source)
-		b.WriteString("\n    }")
+		first = false
+		b.Write(appendClaim(item, c))
 	}
 	b.WriteString("\n  ]")
 }
 
+// appendClaim appends one list item. Field order is Python's sort_keys order.
+func appendClaim(dst []byte, c *Claim) []byte {
+	dst = append(dst, "    {\n"...)
+	if c.ChannelPort != 0 {
+		dst = append(dst, "      \"channelPort\": "...)
+		dst = strconv.AppendInt(dst, int64(c.ChannelPort), 10)
+		dst = append(dst, ",\n"...)
+	}
+	dst = append(dst, "      \"muxPort\": "...)
+	dst = strconv.AppendInt(dst, int64(c.MuxPort), 10)
+	dst = append(dst, ",\n      \"namespace\": "...)
+	dst = appendPyString(dst, c.Namespace)
+	dst = append(dst, ",\n      \"port\": "...)
+	dst = strconv.AppendInt(dst, int64(c.MuxPort), 10)
+	dst = append(dst, ",\n      \"portName\": "...)
+	dst = appendPyString(dst, c.PortName)
+	dst = append(dst, ",\n      \"protocol\": "...)
+	dst = appendPyString(dst, string(c.Protocol))
+	dst = append(dst, ",\n      \"service\": "...)
+	dst = appendPyString(dst, c.Service)
+	dst = append(dst, ",\n      \"source\": "...)
+	dst = appendPyString(dst, c.Source)
+	return append(dst, "\n    }"...)
+}
+
 // writeInt and writeString write one field that is followed by another.
 func writeInt(b *strings.Builder, key string, v int32) {
-	b.WriteString("      \"" + key + "\": ")
-	b.WriteString(strconv.Itoa(int(v)))
+	writeKey(b, key)
+	var digits [12]byte
+	b.Write(strconv.AppendInt(digits[:0], int64(v), 10))
 	b.WriteString(",\n")
 }
 
 func writeString(b *strings.Builder, key, v string) {
-	b.WriteString("      \"" + key + "\": ")
+	writeKey(b, key)
 	writePyString(b, v)
 	b.WriteString(",\n")
 }
 
-// writePyString quotes s as Python's json.dumps with ensure_ascii=True does: only
-// printable ASCII (space to '~') is written as is, apart from '"' and '\'; the usual
-// short escapes for \n \r \t \b \f; everything else as lowercase \uXXXX, with a
-// surrogate pair above U+FFFF. '/' is not escaped.
+// writeKey writes `      "key": ` (keys are plain ASCII).
+func writeKey(b *strings.Builder, key string) {
+	b.WriteString("      \"")
+	b.WriteString(key)
+	b.WriteString("\": ")
+}
+
+// writePyString quotes s as Python's json.dumps with ensure_ascii=True does
+// (appendPyString).
 func writePyString(b *strings.Builder, s string) {
+	if plainASCII(s) {
+		b.WriteByte('"')
+		b.WriteString(s)
+		b.WriteByte('"')
+		return
+	}
+	b.Write(appendPyString(nil, s))
+}
+
+// appendPyString appends s quoted as Python's json.dumps with ensure_ascii=True
+// does: only printable ASCII (space to '~') is written as is, apart from '"' and
+// '\'; the usual short escapes for \n \r \t \b \f; everything else as lowercase
+// \uXXXX, with a surrogate pair above U+FFFF. '/' is not escaped.
+func appendPyString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	if plainASCII(s) {
+		return append(append(dst, s...), '"') // names and protocols almost always are
+	}
 	const hex = "0123456789abcdef"
 	u := func(r rune) {
-		b.WriteString(`\u`)
-		b.WriteByte(hex[r>>12&0xf])
-		b.WriteByte(hex[r>>8&0xf])
-		b.WriteByte(hex[r>>4&0xf])
-		b.WriteByte(hex[r&0xf])
+		dst = append(dst, '\\', 'u', hex[r>>12&0xf], hex[r>>8&0xf], hex[r>>4&0xf], hex[r&0xf])
 	}
-	b.WriteByte('"')
 	for _, r := range s {
 		switch {
 		case r == '"':
-			b.WriteString(`\"`)
+			dst = append(dst, `\"`...)
 		case r == '\\':
-			b.WriteString(`\\`)
+			dst = append(dst, `\\`...)
 		case r == '\n':
-			b.WriteString(`\n`)
+			dst = append(dst, `\n`...)
 		case r == '\r':
-			b.WriteString(`\r`)
+			dst = append(dst, `\r`...)
 		case r == '\t':
-			b.WriteString(`\t`)
+			dst = append(dst, `\t`...)
 		case r == '\b':
-			b.WriteString(`\b`)
+			dst = append(dst, `\b`...)
 		case r == '\f':
-			b.WriteString(`\f`)
+			dst = append(dst, `\f`...)
 		case r >= ' ' && r <= '~':
-			b.WriteRune(r)
+			dst = append(dst, byte(r))
 		case r > 0xffff:
 			hi, lo := utf16.EncodeRune(r)
 			u(hi)
@@ -120,5 +236,15 @@ func writePyString(b *strings.Builder, s string) {
 			u(r)
 		}
 	}
-	b.WriteByte('"')
+	return append(dst, '"')
+}
+
+// plainASCII reports whether s is printable ASCII without '"' or '\'.
+func plainASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' || c > '~' || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }

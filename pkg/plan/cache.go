@@ -1,0 +1,140 @@
+package plan
+
+import (
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/nowakeai/svcmux/pkg/api"
+)
+
+// Cache remembers, across passes, what the planner derives from each channel alone:
+// its named ports with their mux port names (a SHA-256 each), claim keys and owner
+// strings, and its parsed external-ports annotation. The agent keeps one for all its
+// muxes, so a steady pass over thousands of unchanged channels derives none of it
+// again. An entry is used only while the fields it was derived from are unchanged
+// (the port names, protocols and numbers, the annotation), so a plan computed with a
+// Cache equals one computed without. Entries that no pass has used for two sweeps
+// are dropped. Safe for concurrent use; what it returns is shared and read-only.
+type Cache struct {
+	mu      sync.Mutex
+	entries map[cacheKey]*cacheEntry
+	gen     uint32 // sweep generation
+	uses    int    // lookups since the last sweep
+}
+
+// NewCache returns an empty cache.
+func NewCache() *Cache { return &Cache{entries: map[cacheKey]*cacheEntry{}} }
+
+type cacheKey struct{ namespace, name string }
+
+// cacheEntry is one channel's projection and the inputs it was derived from.
+type cacheEntry struct {
+	inputs   []portInput
+	keyName  string // the external-ports annotation key the projection read
+	external string // and its value
+	pr       projection
+	gen      uint32 // last sweep generation that used the entry
+}
+
+// portInput is what the projection reads of one spec.ports entry.
+type portInput struct {
+	name     string
+	protocol corev1.Protocol
+	port     int32
+}
+
+func (e *cacheEntry) matches(svc *corev1.Service, keys api.Keys) bool {
+	if e.keyName != keys.ExternalPorts || e.external != svc.Annotations[keys.ExternalPorts] ||
+		len(e.inputs) != len(svc.Spec.Ports) {
+		return false
+	}
+	for i := range e.inputs {
+		sp := &svc.Spec.Ports[i]
+		if in := &e.inputs[i]; in.name != sp.Name || in.protocol != sp.Protocol || in.port != sp.Port {
+			return false
+		}
+	}
+	return true
+}
+
+// projectAll fills out[i] with the projection of svcs[i]: remembered ones under one
+// lock, the rest derived outside it into slabs sized for the misses only (a
+// remembered projection must not pin a large slab of a pass long gone), then
+// remembered under a second lock.
+func (c *Cache) projectAll(svcs []*corev1.Service, keys api.Keys, out []projection) {
+	var misses []int
+	ports := 0
+	c.mu.Lock()
+	for i, svc := range svcs {
+		if e := c.entries[cacheKey{svc.Namespace, svc.Name}]; e != nil && e.matches(svc, keys) {
+			e.gen = c.gen
+			out[i] = e.pr
+			continue
+		}
+		misses = append(misses, i)
+		ports += len(svc.Spec.Ports)
+	}
+	c.uses += len(svcs)
+	c.sweep()
+	c.mu.Unlock()
+	if len(misses) == 0 {
+		return
+	}
+	entries := make([]cacheEntry, len(misses))
+	inputs := newSlab[portInput](ports)
+	views := newSlab[portView](ports)
+	for j, i := range misses {
+		svc := svcs[i]
+		e := &entries[j]
+		*e = cacheEntry{keyName: keys.ExternalPorts, external: svc.Annotations[keys.ExternalPorts],
+			inputs: carve(&inputs, len(svc.Spec.Ports)), pr: projectPorts(svc, keys, &views)}
+		for _, sp := range svc.Spec.Ports {
+			e.inputs = append(e.inputs, portInput{name: sp.Name, protocol: sp.Protocol, port: sp.Port})
+		}
+		out[i] = e.pr
+	}
+	c.mu.Lock()
+	for j, i := range misses {
+		entries[j].gen = c.gen
+		c.entries[cacheKey{svcs[i].Namespace, svcs[i].Name}] = &entries[j]
+	}
+	c.mu.Unlock()
+}
+
+// sweep starts a new generation once there have been as many lookups as entries
+// (every live channel has had its turn, however the passes are spread over muxes)
+// and drops what the last two generations did not use: deleted channels and muxes
+// do not stay in memory. Called with mu held.
+func (c *Cache) sweep() {
+	if c.uses < len(c.entries)+1024 {
+		return
+	}
+	for k, e := range c.entries {
+		if c.gen-e.gen >= 2 {
+			delete(c.entries, k)
+		}
+	}
+	c.gen++
+	c.uses = 0
+}
+
+// Len is the number of channels remembered.
+func (c *Cache) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.entries)
+}
+
+// project fills out[i] with the projection of svcs[i], through c when there is
+// one, else derived into one slab for the pass.
+func (c *Cache) project(svcs []*corev1.Service, keys api.Keys, ports int, out []projection) {
+	if c != nil {
+		c.projectAll(svcs, keys, out)
+		return
+	}
+	slab := newSlab[portView](ports)
+	for i, svc := range svcs {
+		out[i] = projectPorts(svc, keys, &slab)
+	}
+}
