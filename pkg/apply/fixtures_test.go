@@ -2,6 +2,7 @@ package apply
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -147,87 +148,20 @@ func diff(t *testing.T, p plan.Plan, s plan.Snapshot) []Write {
 	return w
 }
 
+// copySnapshot is s.DeepCopy without its NodePort lookup: funcs never compare equal.
 func copySnapshot(s plan.Snapshot) plan.Snapshot {
-	out := plan.Snapshot{Mux: s.Mux.DeepCopy(), MuxEndpoints: s.MuxEndpoints.DeepCopy(), StateConfigMap: s.StateConfigMap.DeepCopy()}
-	for _, c := range s.Channels {
-		out.Channels = append(out.Channels, c.DeepCopy())
-	}
-	for _, x := range s.ChannelSlices {
-		out.ChannelSlices = append(out.ChannelSlices, x.DeepCopy())
-	}
-	for _, x := range s.MuxSlices {
-		out.MuxSlices = append(out.MuxSlices, x.DeepCopy())
-	}
-	return out
+	c := s.DeepCopy()
+	c.NodePortHolder = nil
+	return c
 }
 
-// converge is the snapshot the cluster shows once every result of p is written,
-// applied here by hand (not by Diff): the next pass starts from it.
+// converge is the snapshot the cluster shows once the writes of p are made: the
+// agent's own writes (Diff), done by the one simulator (Simulate) the plugin's
+// check uses too. The next pass starts from it.
 func converge(s plan.Snapshot, p plan.Plan) plan.Snapshot {
-	next := copySnapshot(s)
-	if p.Frozen {
-		return next
-	}
-	next.Mux.Spec.Ports = append([]corev1.ServicePort(nil), p.Ports...)
-	for k, v := range p.Annotations {
-		next.Mux.Annotations[k] = v
-	}
-	for _, k := range p.RemoveAnnotations {
-		delete(next.Mux.Annotations, k)
-	}
-	strip := map[string]bool{}
-	for _, r := range p.StripFinalizers {
-		strip[r.String()] = true
-	}
-	if strip["svc-mux/mux"] {
-		next.Mux.Finalizers = dropString(next.Mux.Finalizers, testKeys.Finalizer)
-	}
-	outcomes := map[string]plan.ChannelOutcome{}
-	for _, o := range p.Channels {
-		outcomes[o.Channel.String()] = o
-	}
-	for _, c := range next.Channels {
-		ref := c.Namespace + "/" + c.Name
-		o, ok := outcomes[ref]
-		if !ok {
-			continue
-		}
-		if strip[ref] {
-			c.Finalizers = dropString(c.Finalizers, testKeys.Finalizer)
-		}
-		if o.PortsAnnotation == nil {
-			delete(c.Annotations, testKeys.Ports)
-		} else {
-			c.Annotations[testKeys.Ports] = *o.PortsAnnotation
-		}
-		c.Status.LoadBalancer.Ingress = o.Ingress
-		var conds []metav1.Condition
-		for _, x := range c.Status.Conditions {
-			if x.Type != testKeys.AcceptedCondition {
-				conds = append(conds, x)
-			}
-		}
-		if o.Condition != nil {
-			conds = append(conds, *o.Condition)
-		}
-		c.Status.Conditions = conds
-	}
-	if p.State.Write {
-		next.StateConfigMap = &corev1.ConfigMap{
-			ObjectMeta: metav1.ObjectMeta{Namespace: p.Mux.Namespace, Name: p.State.Name, ResourceVersion: stateRV,
-				Labels: p.State.Labels, Annotations: p.State.Annotations},
-			Data: map[string]string{api.StateKey: p.State.Document.Encode()},
-		}
-	}
-	next.MuxSlices = nil
-	for _, x := range p.Slices {
-		next.MuxSlices = append(next.MuxSlices, x.DeepCopy())
-	}
-	switch {
-	case p.Endpoints != nil:
-		next.MuxEndpoints = p.Endpoints.DeepCopy()
-	case p.DeleteLegacyEndpoints:
-		next.MuxEndpoints = nil
+	next, err := Simulate(s, Diff(p, s))
+	if err != nil {
+		panic(fmt.Sprintf("the agent's own writes do not apply: %v", err))
 	}
 	return next
 }
@@ -302,16 +236,6 @@ func staticClaim(ref, portName string, port int32) state.Claim {
 	ns, svc, _ := strings.Cut(ref, "/")
 	return state.Claim{Namespace: ns, Service: svc, PortName: portName, Protocol: corev1.ProtocolTCP,
 		ChannelPort: port, MuxPort: port, Source: "static"}
-}
-
-func dropString(list []string, drop string) []string {
-	var out []string
-	for _, x := range list {
-		if x != drop {
-			out = append(out, x)
-		}
-	}
-	return out
 }
 
 // stateCM is the live state ConfigMap of the test mux holding raw.

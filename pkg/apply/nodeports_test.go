@@ -63,7 +63,7 @@ func TestOnlyTheChangedKeyOfTheStateConfigMapIsWritten(t *testing.T) {
 	require.Len(t, ws, 1)
 	assert.Equal(t, []string{"data[nodeports.json]"}, ws[0].Fields)
 	assert.Equal(t, map[string]any{
-		"metadata": map[string]any{"annotations": map[string]any{testKeys.Mux: "svc-mux/mux"}, "resourceVersion": stateRV},
+		"metadata": map[string]any{"annotations": map[string]any{testKeys.Mux: "svc-mux/mux"}, "resourceVersion": s.StateConfigMap.ResourceVersion},
 		"data":     map[string]any{"nodeports.json": state.EncodeNodePorts(state.NodePorts{{Name: name, Port: 8080, Protocol: "TCP", NodePort: 32000}})},
 	}, body(t, ws[0]))
 

@@ -1,13 +1,9 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 
-	jsonpatch "gopkg.in/evanphx/json-patch.v4"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/strategicpatch"
 
 	"github.com/nowakeai/svcmux/pkg/apply"
 	"github.com/nowakeai/svcmux/pkg/snapshot"
@@ -80,7 +76,7 @@ func patchListed[T any, P interface {
 			continue
 		}
 		var out T
-		if err := patchObject(obj, &out, w); err != nil {
+		if err := apply.PatchObject(obj, &out, w); err != nil {
 			return err
 		}
 		list[i] = out
@@ -105,32 +101,4 @@ func writeConfigMap(list []corev1.ConfigMap, w apply.Write) ([]corev1.ConfigMap,
 		return append(list, *cm.DeepCopy()), nil
 	}
 	return list, patchListed(list, w)
-}
-
-// patchObject applies w's patch to in, as the API server would, into out.
-func patchObject(in, out any, w apply.Write) error {
-	if w.Verb != apply.VerbPatch {
-		return fmt.Errorf("verb %s on a listed object", w.Verb)
-	}
-	doc, err := json.Marshal(in)
-	if err != nil {
-		return err
-	}
-	switch w.PatchType {
-	case types.MergePatchType:
-		doc, err = jsonpatch.MergePatch(doc, w.Patch)
-	case types.StrategicMergePatchType:
-		doc, err = strategicpatch.StrategicMergePatch(doc, w.Patch, out)
-	case types.JSONPatchType:
-		var p jsonpatch.Patch
-		if p, err = jsonpatch.DecodePatch(w.Patch); err == nil {
-			doc, err = p.Apply(doc)
-		}
-	default:
-		err = fmt.Errorf("patch type %s", w.PatchType)
-	}
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(doc, out)
 }
