@@ -118,7 +118,7 @@ func muxWrites(p plan.Plan, s plan.Snapshot) []Write {
 	spec := map[string]any{}
 	var fields []string
 	if plan.MuxPortsDiffer(mux.Spec.Ports, p.Ports) {
-		spec["ports"] = portsPatch(p.Ports, true)
+		spec["ports"] = portsPatch(p.Ports, keepAll)
 		fields = append(fields, "spec.ports")
 	}
 	if ann, changed := annotationPatch(mux.Annotations, p.Annotations, p.RemoveAnnotations); len(changed) > 0 {

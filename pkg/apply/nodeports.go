@@ -2,7 +2,10 @@ package apply
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -12,62 +15,106 @@ import (
 	"github.com/nowakeai/svcmux/pkg/plan"
 )
 
-// Fallback is what a mux write sends instead when the API server refuses the
-// remembered NodePorts it asks for (SPEC §10): another Service can take one between
-// the snapshot and the write ("provided port is already allocated", 422 Invalid).
-// The same patch without any nodePort is sent once, and Event says so.
+// Fallback is how a mux write that asks for remembered NodePorts (SPEC §10) is
+// sent again when the API server refuses one with 422 Invalid: another Service
+// took it between the snapshot and the write ("provided port is already
+// allocated"), or it is outside the API server's NodePort range. It is retried
+// once: without the NodePorts the error names (its causes' field
+// spec.ports[i].nodePort), the others kept; without any when it names none.
 type Fallback struct {
-	Patch []byte
-	Event plan.Event
+	mux   plan.ObjectRef
+	body  map[string]any // the patch body; its spec.ports is rebuilt from ports
+	ports []corev1.ServicePort
 }
 
 // portsPatch is the merge-patch list of mux ports: name, port, protocol, and the
-// nodePort a restored port carries when withNodePorts.
-func portsPatch(ports []corev1.ServicePort, withNodePorts bool) []map[string]any {
+// nodePort a restored port carries unless drop says to leave it to the API server.
+func portsPatch(ports []corev1.ServicePort, drop func(i int) bool) []map[string]any {
 	out := make([]map[string]any, len(ports))
 	for i, sp := range ports {
 		out[i] = map[string]any{"name": sp.Name, "port": sp.Port, "protocol": sp.Protocol}
-		if withNodePorts && sp.NodePort != 0 {
+		if sp.NodePort != 0 && !drop(i) {
 			out[i]["nodePort"] = sp.NodePort
 		}
 	}
 	return out
 }
 
+func keepAll(int) bool { return false }
+
 // nodePortFallback is the Fallback of a mux patch body whose ports ask for
 // NodePorts, nil when none does.
 func nodePortFallback(p plan.Plan, body map[string]any) *Fallback {
-	var asked []string
 	for _, sp := range p.Ports {
 		if sp.NodePort != 0 {
-			asked = append(asked, fmt.Sprintf("%s=%d", sp.Name, sp.NodePort))
+			return &Fallback{mux: p.Mux, body: body, ports: p.Ports}
 		}
 	}
-	if len(asked) == 0 {
-		return nil
+	return nil
+}
+
+// nodePortField is the field path of a refused NodePort in an Invalid error.
+var nodePortField = regexp.MustCompile(`^spec\.ports\[(\d+)\]\.nodePort$`)
+
+// retry is the patch to send after err, and the Event that tells which remembered
+// NodePorts were given up.
+func (f *Fallback) retry(err error) ([]byte, plan.Event) {
+	refused := map[int]bool{}
+	var status apierrors.APIStatus
+	if errors.As(err, &status) && status.Status().Details != nil {
+		for _, c := range status.Status().Details.Causes {
+			if m := nodePortField.FindStringSubmatch(c.Field); m != nil {
+				if i, _ := strconv.Atoi(m[1]); i < len(f.ports) && f.ports[i].NodePort != 0 {
+					refused[i] = true
+				}
+			}
+		}
 	}
-	without := map[string]any{}
-	for k, v := range body {
-		without[k] = v
+	drop := func(i int) bool { return refused[i] }
+	if len(refused) == 0 {
+		drop = func(int) bool { return true } // the error does not say which: give up all
 	}
-	without["spec"] = map[string]any{"ports": portsPatch(p.Ports, false)}
-	return &Fallback{Patch: mustJSON(without), Event: plan.Event{Object: p.Mux, Type: api.EventWarning, Reason: api.ReasonNodePortReassigned,
-		Message: fmt.Sprintf("mux %s: the API server refused the remembered NodePorts (%s); it assigns new ones, and a load balancer that routes to NodePorts reprograms for these ports",
-			p.Mux, strings.Join(asked, ", "))}}
+	var given []string
+	for i, sp := range f.ports {
+		if sp.NodePort != 0 && drop(i) {
+			given = append(given, fmt.Sprintf("%s=%d", sp.Name, sp.NodePort))
+		}
+	}
+	body := map[string]any{}
+	for k, v := range f.body {
+		body[k] = v
+	}
+	body["spec"] = map[string]any{"ports": portsPatch(f.ports, drop)}
+	return mustJSON(body), plan.Event{Object: f.mux, Type: api.EventWarning, Reason: api.ReasonNodePortReassigned,
+		Message: fmt.Sprintf("mux %s: the API server refused the remembered NodePort(s) %s (%s); it assigns new ones, and a load balancer that routes to NodePorts reprograms for these ports",
+			f.mux, strings.Join(given, ", "), apiReason(err))}
+}
+
+// apiReason is the API server's message without the object prefix
+// ("Service \"mux\" is invalid: "), which the Event's object already names.
+func apiReason(err error) string {
+	msg := err.Error()
+	if _, rest, ok := strings.Cut(msg, " is invalid: "); ok {
+		return rest
+	}
+	return msg
 }
 
 // doOrFallback performs w and, when the API server refuses w's NodePorts as
-// invalid, w.Fallback once; the second return is the Event to post then.
+// invalid, sends it once more per w.Fallback; the second return is the Event to
+// post then.
 func (e *Executor) doOrFallback(ctx context.Context, w Write) (string, *plan.Event, error) {
 	rv, err := e.do(ctx, w)
 	if w.Fallback == nil || !apierrors.IsInvalid(err) {
 		return rv, nil, err
 	}
 	retry := w
-	retry.Patch, retry.Fallback = w.Fallback.Patch, nil
+	var event plan.Event
+	retry.Patch, event = w.Fallback.retry(err)
+	retry.Fallback = nil
 	rv, err = e.do(ctx, retry)
 	if err != nil {
 		return "", nil, err
 	}
-	return rv, &w.Fallback.Event, nil
+	return rv, &event, nil
 }

@@ -140,9 +140,10 @@ func TestARememberedNodePortTakenMeanwhileIsReassignedWithAWarning(t *testing.T)
 
 // A remembered NodePort the API server refuses (here: outside its NodePort range,
 // as after an administrator narrowed the range) fails the restoring write with 422
-// Invalid; the agent sends it once more without NodePorts, so the ports come back
-// with the API server's choice, and a Warning says so.
-func TestARememberedNodePortTheAPIServerRefusesFallsBackToItsChoiceWithAWarning(t *testing.T) {
+// Invalid; the agent sends it once more without the NodePort the error names, so
+// that port gets the API server's choice, the other keeps its own, and a Warning
+// says so.
+func TestARememberedNodePortTheAPIServerRefusesIsGivenUpAloneWithAWarning(t *testing.T) {
 	w := world.New(t)
 	a, want := nodePortMux(t, w, 2)
 	before := world.NodePorts(w.Service("mux"))
@@ -171,17 +172,20 @@ func TestARememberedNodePortTheAPIServerRefusesFallsBackToItsChoiceWithAWarning(
 	a = w.StartAgent()
 
 	restored := w.WaitMuxPorts("mux", want...)
-	msg := fmt.Sprintf("mux %s: the API server refused the remembered NodePorts (%s=%d, %s=%d); it assigns new ones, "+
-		"and a load balancer that routes to NodePorts reprograms for these ports",
-		w.Ref("mux"), want[0].Name, outOfRange, want[1].Name, before[want[1].Name])
-	if e := w.WaitEvent("mux", corev1.EventTypeWarning, "NodePortReassigned", msg); e.Message != msg {
+	msg := fmt.Sprintf("mux %s: the API server refused the remembered NodePort(s) %s=%d "+
+		"(spec.ports[0].nodePort: Invalid value: %d: provided port is not in the valid range. The range of valid ports is 40000-60000); "+
+		"it assigns new ones, and a load balancer that routes to NodePorts reprograms for these ports",
+		w.Ref("mux"), want[0].Name, outOfRange, outOfRange)
+	if e := w.WaitEvent("mux", corev1.EventTypeWarning, "NodePortReassigned", "the API server refused"); e.Message != msg {
 		t.Errorf("NodePortReassigned message:\n got %s\nwant %s", e.Message, msg)
 	}
 	after := world.NodePorts(restored)
-	for _, p := range want {
-		if after[p.Name] < 40000 || after[p.Name] > 60000 {
-			t.Errorf("port %s: NodePort %d after the fallback, want one the API server chose in 40000-60000", p.Name, after[p.Name])
-		}
+	if np := after[want[0].Name]; np < 40000 || np > 60000 {
+		t.Errorf("port %s: NodePort %d after the retry, want one the API server chose in 40000-60000", want[0].Name, np)
+	}
+	if after[want[1].Name] != before[want[1].Name] {
+		t.Errorf("port %s: NodePort %d -> %d, want its remembered one kept: only the refused NodePort is given up",
+			want[1].Name, before[want[1].Name], after[want[1].Name])
 	}
 	w.WaitNodePortsRemembered("mux")
 	w.AwaitPass(a, "mux")
