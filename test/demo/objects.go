@@ -4,13 +4,13 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/nowakeai/svcmux/pkg/api"
+	"github.com/nowakeai/svcmux/test/world"
 )
 
 // The sample: one mux in its own namespace (as the chart installs it) and three
@@ -130,17 +130,22 @@ func (d *demo) createSample(ctx context.Context) error {
 			return fmt.Errorf("creating channel %s: %w", ch.name, err)
 		}
 	}
-	return step(ctx, func(t testing.TB) {
-		d.cp.CreateNode(t, nodeName, nodeIP)
-		for _, ch := range channels {
-			for i, ip := range ch.podIPs {
-				pod := d.cp.CreatePod(t, channelNamespace, fmt.Sprintf("%s-%d", ch.name, i), ch.labels(), nodeName,
-					corev1.ContainerPort{Name: "http", ContainerPort: ch.targetPort, Protocol: corev1.ProtocolTCP})
-				d.cp.SetPodStatus(t, pod, ip, true)
+	// The rest through the shared world's error-returning helpers (a World
+	// made by Open has no testing.TB and never needs one).
+	apps := world.Open(ctx, d.cp, channelNamespace)
+	if _, err := apps.NodeE(nodeName, nodeIP); err != nil {
+		return err
+	}
+	for _, ch := range channels {
+		for i, ip := range ch.podIPs {
+			if _, err := apps.PodE(fmt.Sprintf("%s-%d", ch.name, i), ch.labels(), nodeName, ip, true,
+				corev1.ContainerPort{Name: "http", ContainerPort: ch.targetPort, Protocol: corev1.ProtocolTCP}); err != nil {
+				return err
 			}
 		}
-		d.cp.SetLoadBalancerIngress(t, mux, ingressIP)
-	})
+	}
+	_, err = world.Open(ctx, d.cp, muxNamespace).SetIngressE(mux.Name, ingressIP)
+	return err
 }
 
 func ptrTo[T any](v T) *T { return &v }

@@ -25,6 +25,28 @@ func (w *World) Node(internalIP string) string {
 	return w.NodeName()
 }
 
+// NodeE creates a Ready Node called name with internalIP, as a kubelet would
+// report it, and does not delete it: for a World made by Open, whose caller
+// owns the cluster (a test uses Node, which cleans up).
+func (w *World) NodeE(name, internalIP string) (*corev1.Node, error) {
+	nodes := w.Client.CoreV1().Nodes()
+	node, err := nodes.Create(w.ctx, &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{corev1.LabelHostname: name}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("create node %s: %w", name, err)
+	}
+	// Status is ignored on create.
+	node.Status.Addresses = []corev1.NodeAddress{
+		{Type: corev1.NodeInternalIP, Address: internalIP}, {Type: corev1.NodeHostName, Address: name}}
+	node.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue,
+		Reason: "KubeletReady", LastHeartbeatTime: metav1.Now(), LastTransitionTime: metav1.Now()}}
+	if node, err = nodes.UpdateStatus(w.ctx, node, metav1.UpdateOptions{}); err != nil {
+		return nil, fmt.Errorf("write status of node %s: %w", name, err)
+	}
+	return node, nil
+}
+
 // PodE creates a pod on node (no scheduler runs) with one container exposing
 // ports, labelled labels, then plays its kubelet: Running with ip, Ready as
 // ready (controlplane.SetRunningStatus, the one kubelet-status writer).
