@@ -12,32 +12,21 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/nowakeai/svcmux/pkg/api"
+	"github.com/nowakeai/svcmux/pkg/internal/fixture"
 	"github.com/nowakeai/svcmux/pkg/snapshot"
 )
 
-var testKeys = api.NewKeys("")
+var testKeys = fixture.Keys
 
 const testDefaultNS = "svc-mux"
 
 func muxService(ns, name string, annotations map[string]string) *corev1.Service {
-	a := map[string]string{testKeys.Multiplexer: "true"}
-	for k, v := range annotations {
-		a[k] = v
-	}
-	return &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, UID: types.UID("uid-" + ns + "-" + name), ResourceVersion: "1", Annotations: a},
-		Spec:       corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer},
-	}
+	return fixture.Mux(ns+"/"+name, fixture.UID("uid-"+ns+"-"+name), fixture.ResourceVersion("1"), fixture.Annotations(annotations))
 }
 
 func channelService(ns, name, class string) *corev1.Service {
-	return &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, UID: types.UID("uid-" + ns + "-" + name), ResourceVersion: "1"},
-		Spec: corev1.ServiceSpec{
-			Type: corev1.ServiceTypeLoadBalancer, LoadBalancerClass: &class, Selector: map[string]string{"app": name},
-			Ports: []corev1.ServicePort{{Name: "http", Port: 8080, Protocol: corev1.ProtocolTCP}},
-		},
-	}
+	return fixture.Channel(ns+"/"+name, "", fixture.Ports("http:8080"),
+		fixture.UID("uid-"+ns+"-"+name), fixture.ResourceVersion("1"), fixture.Class(class))
 }
 
 func plainService(ns, name string) *corev1.Service {

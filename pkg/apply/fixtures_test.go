@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
@@ -13,9 +12,9 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/nowakeai/svcmux/pkg/api"
+	"github.com/nowakeai/svcmux/pkg/internal/fixture"
 	"github.com/nowakeai/svcmux/pkg/plan"
 	"github.com/nowakeai/svcmux/pkg/ports"
 	"github.com/nowakeai/svcmux/pkg/state"
@@ -25,8 +24,8 @@ import (
 // svc-mux/mux with a load balancer at 203.0.113.10; channels name it by class.
 
 var (
-	testKeys = api.NewKeys("")
-	testNow  = metav1.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	testKeys = fixture.Keys
+	testNow  = fixture.Now
 	testOpts = plan.Options{Keys: testKeys, DefaultMuxNamespace: "svc-mux", Now: testNow}
 )
 
@@ -37,23 +36,14 @@ const (
 	stateRV   = "40"
 )
 
-type svcOpt func(*corev1.Service)
+type svcOpt = fixture.Opt
 
+// newMux is the test mux svc-mux/mux with its load balancer at muxIP.
 func newMux(opts ...svcOpt) *corev1.Service {
-	s := &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "svc-mux", Name: "mux", UID: "mux-uid", ResourceVersion: muxRV,
-			Annotations: map[string]string{testKeys.Multiplexer: "true"}},
-		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer,
-			Ports: []corev1.ServicePort{{Name: api.PlaceholderPortName, Port: api.PlaceholderPort, Protocol: corev1.ProtocolTCP}}},
-		Status: corev1.ServiceStatus{LoadBalancer: corev1.LoadBalancerStatus{Ingress: []corev1.LoadBalancerIngress{{IP: muxIP}}}},
-	}
-	for _, o := range opts {
-		o(s)
-	}
-	return s
+	return fixture.Mux("svc-mux/mux", append([]svcOpt{fixture.UID("mux-uid"), fixture.ResourceVersion(muxRV), fixture.Ingress(muxIP)}, opts...)...)
 }
 
-func withAnnotation(k, v string) svcOpt { return func(s *corev1.Service) { s.Annotations[k] = v } }
+func withAnnotation(k, v string) svcOpt { return fixture.Annotate(k, v) }
 
 func withFinalizers(f ...string) svcOpt { return func(s *corev1.Service) { s.Finalizers = f } }
 
@@ -74,46 +64,18 @@ func withCondition(c metav1.Condition) svcOpt {
 }
 
 // tcp is a named channel port whose backends listen on the same number.
-func tcp(name string, port int32) corev1.ServicePort {
-	return corev1.ServicePort{Name: name, Port: port, Protocol: corev1.ProtocolTCP, TargetPort: intstr.FromInt32(port)}
-}
+func tcp(name string, port int32) corev1.ServicePort { return fixture.TCP(name, port) }
 
 // newChannel builds "ns/name" attached to the test mux.
 func newChannel(ref string, ps []corev1.ServicePort, opts ...svcOpt) *corev1.Service {
-	ns, name, _ := strings.Cut(ref, "/")
-	class := testKeys.ClassPrefix() + "mux"
-	s := &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, UID: types.UID(ref + "-uid"), Generation: 1,
-			ResourceVersion: channelRV, Annotations: map[string]string{}},
-		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, LoadBalancerClass: &class,
-			Selector: map[string]string{"app": name}, Ports: ps},
-	}
-	for _, o := range opts {
-		o(s)
-	}
-	return s
+	return fixture.Channel(ref, "mux", ps, append([]svcOpt{fixture.UID(ref + "-uid"), fixture.ResourceVersion(channelRV)}, opts...)...)
 }
 
 // channelSlice is the cluster's EndpointSlice of channel ref with one TCP port and
 // ready endpoints.
 func channelSlice(ref, portName string, port int32, ips ...string) *discoveryv1.EndpointSlice {
-	ns, svc, _ := strings.Cut(ref, "/")
-	proto := corev1.ProtocolTCP
-	s := &discoveryv1.EndpointSlice{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: svc + "-abcde",
-			Labels: map[string]string{discoveryv1.LabelServiceName: svc, discoveryv1.LabelManagedBy: "endpointslice-controller.k8s.io"}},
-		AddressType: discoveryv1.AddressTypeIPv4,
-		Ports:       []discoveryv1.EndpointPort{{Name: &portName, Port: &port, Protocol: &proto}},
-	}
-	for _, ip := range ips {
-		ready, off := true, false
-		s.Endpoints = append(s.Endpoints, discoveryv1.Endpoint{
-			Addresses:  []string{ip},
-			Conditions: discoveryv1.EndpointConditions{Ready: &ready, Serving: &ready, Terminating: &off},
-			TargetRef:  &corev1.ObjectReference{Kind: "Pod", Namespace: ns, Name: "pod-" + ip},
-		})
-	}
-	return s
+	_, svc, _ := strings.Cut(ref, "/")
+	return fixture.Slice(ref, svc+"-abcde", portName, port, ips...)
 }
 
 // apiSnapshot is the test mux with channel app/api (http:8080) and one ready backend.
@@ -240,12 +202,9 @@ func staticClaim(ref, portName string, port int32) state.Claim {
 
 // stateCM is the live state ConfigMap of the test mux holding raw.
 func stateCM(raw string) *corev1.ConfigMap {
-	return &corev1.ConfigMap{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "svc-mux", Name: "mux-port-allocations", ResourceVersion: stateRV,
-			Labels:      map[string]string{api.LabelName: api.AppName, api.LabelComponent: api.ComponentMuxState},
-			Annotations: map[string]string{testKeys.Mux: "svc-mux/mux"}},
-		Data: map[string]string{api.StateKey: raw},
-	}
+	cm := fixture.StateConfigMap("svc-mux/mux", raw)
+	cm.ResourceVersion = stateRV
+	return cm
 }
 
 // pythonEndpoints is the Endpoints object the Python controller left for the mux.

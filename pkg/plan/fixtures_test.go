@@ -13,10 +13,9 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/nowakeai/svcmux/pkg/api"
+	"github.com/nowakeai/svcmux/pkg/internal/fixture"
 	"github.com/nowakeai/svcmux/pkg/ports"
 	"github.com/nowakeai/svcmux/pkg/state"
 )
@@ -24,60 +23,22 @@ import (
 // Test fixtures: small builders so a table row reads like the situation it sets up.
 
 var (
-	testKeys = api.NewKeys("")
-	testNow  = metav1.Date(2026, 11, 23, 12, 0, 0, 0, metav1.Now().Location())
+	testKeys = fixture.Keys
+	testNow  = fixture.Now
 	testOpts = Options{Keys: testKeys, DefaultMuxNamespace: "svc-mux", Now: testNow}
 )
 
-type svcOpt func(*corev1.Service)
+type svcOpt = fixture.Opt
 
+// mux is the test mux svc-mux/mux (uid mux-uid) with the placeholder port.
 func mux(opts ...svcOpt) *corev1.Service {
-	s := &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "svc-mux", Name: "mux", UID: "mux-uid",
-			Annotations: map[string]string{testKeys.Multiplexer: "true"}},
-		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, Ports: placeholderPorts()},
-	}
-	for _, o := range opts {
-		o(s)
-	}
-	return s
+	return fixture.Mux("svc-mux/mux", append([]svcOpt{fixture.UID("mux-uid")}, opts...)...)
 }
 
-// channel builds ns/name with "name:port" TCP ports (or "name:port/UDP").
+// channel builds ns/name of the test mux with "name:port" TCP ports (or
+// "name:port/UDP"; "-" for no name), its uid the ref.
 func channel(ref string, portSpecs ...string) *corev1.Service {
-	var ns, name string
-	fmt.Sscanf(replaceSlash(ref), "%s %s", &ns, &name)
-	class := testKeys.ClassPrefix() + "mux"
-	s := &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, UID: types.UID(ref), Generation: 1, Annotations: map[string]string{}},
-		Spec:       corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, LoadBalancerClass: &class, Selector: map[string]string{"app": name}},
-	}
-	for _, p := range portSpecs {
-		var pname string
-		var port int32
-		proto := corev1.ProtocolTCP
-		var rest string
-		fmt.Sscanf(replaceColon(p), "%s %d%s", &pname, &port, &rest)
-		if rest == "/UDP" {
-			proto = corev1.ProtocolUDP
-		}
-		if pname == "-" {
-			pname = ""
-		}
-		s.Spec.Ports = append(s.Spec.Ports, corev1.ServicePort{Name: pname, Port: port, Protocol: proto, TargetPort: intstr.FromInt32(port)})
-	}
-	return s
-}
-
-func replaceSlash(s string) string { return replaceFirst(s, '/') }
-func replaceColon(s string) string { return replaceFirst(s, ':') }
-func replaceFirst(s string, c byte) string {
-	for i := 0; i < len(s); i++ {
-		if s[i] == c {
-			return s[:i] + " " + s[i+1:]
-		}
-	}
-	return s
+	return fixture.Channel(ref, "mux", fixture.Ports(portSpecs...), fixture.UID(ref))
 }
 
 func withAnn(svc *corev1.Service, k, v string) *corev1.Service {
@@ -85,7 +46,7 @@ func withAnn(svc *corev1.Service, k, v string) *corev1.Service {
 	return svc
 }
 
-func muxAnn(k, v string) svcOpt { return func(s *corev1.Service) { s.Annotations[k] = v } }
+func muxAnn(k, v string) svcOpt { return fixture.Annotate(k, v) }
 
 func muxPorts(ps ...corev1.ServicePort) svcOpt { return func(s *corev1.Service) { s.Spec.Ports = ps } }
 
@@ -100,41 +61,12 @@ func sp(ns, svc, port string, n int32, proto corev1.Protocol) corev1.ServicePort
 	return corev1.ServicePort{Name: ports.MuxPortName(ns, svc, port), Port: n, Protocol: proto}
 }
 
-func stateCM(raw string) *corev1.ConfigMap {
-	return &corev1.ConfigMap{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "svc-mux", Name: "mux-port-allocations",
-			Annotations: map[string]string{testKeys.Mux: "svc-mux/mux"}},
-		Data: map[string]string{api.StateKey: raw},
-	}
-}
+func stateCM(raw string) *corev1.ConfigMap { return fixture.StateConfigMap("svc-mux/mux", raw) }
 
 // slice builds a channel EndpointSlice with one port and endpoints "ip" (ready),
 // "ip!" (not ready), "ip~" (terminating).
 func slice(ref, name, portName string, port int32, eps ...string) *discoveryv1.EndpointSlice {
-	var ns, svc string
-	fmt.Sscanf(replaceSlash(ref), "%s %s", &ns, &svc)
-	proto := corev1.ProtocolTCP
-	s := &discoveryv1.EndpointSlice{
-		ObjectMeta:  metav1.ObjectMeta{Namespace: ns, Name: name, Labels: map[string]string{discoveryv1.LabelServiceName: svc}},
-		AddressType: discoveryv1.AddressTypeIPv4,
-		Ports:       []discoveryv1.EndpointPort{{Name: &portName, Port: &port, Protocol: &proto}},
-	}
-	for _, e := range eps {
-		t, f := true, false
-		ep := discoveryv1.Endpoint{Conditions: discoveryv1.EndpointConditions{Ready: &t, Serving: &t, Terminating: &f}}
-		switch e[len(e)-1] {
-		case '!':
-			e = e[:len(e)-1]
-			ep.Conditions = discoveryv1.EndpointConditions{Ready: &f, Serving: &f, Terminating: &f}
-		case '~':
-			e = e[:len(e)-1]
-			ep.Conditions = discoveryv1.EndpointConditions{Ready: &f, Serving: &t, Terminating: &t}
-		}
-		ep.Addresses = []string{e}
-		ep.TargetRef = &corev1.ObjectReference{Kind: "Pod", Namespace: ns, Name: "pod-" + e}
-		s.Endpoints = append(s.Endpoints, ep)
-	}
-	return s
+	return fixture.Slice(ref, name, portName, port, eps...)
 }
 
 // compute runs Compute and checks it did not touch its input.
@@ -280,14 +212,12 @@ func owner(ref, portName string) string {
 
 // claim builds a persisted claim of ref's port portName.
 func claim(ref, portName string, proto corev1.Protocol, channelPort, muxPort int32, source string) state.Claim {
-	ns, svc, _ := strings.Cut(ref, "/")
-	return state.Claim{Namespace: ns, Service: svc, PortName: portName, Protocol: proto,
-		ChannelPort: channelPort, MuxPort: muxPort, Source: source}
+	return fixture.Claim(ref, portName, proto, channelPort, muxPort, source)
 }
 
 // stateOf is the state ConfigMap of the test mux holding claims.
 func stateOf(claims ...state.Claim) *corev1.ConfigMap {
-	return stateCM(state.Document{Mux: api.MuxRef{Namespace: "svc-mux", Name: "mux"}, Claims: claims}.Encode())
+	return fixture.StateOf("svc-mux/mux", claims...)
 }
 
 // withPorts sets the agent's ports annotation on a channel, as a previous pass left it.

@@ -10,28 +10,19 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/nowakeai/svcmux/pkg/api"
+	"github.com/nowakeai/svcmux/pkg/internal/fixture"
 )
 
-var keys = api.NewKeys("")
+var keys = fixture.Keys
 
 const defaultNS = "svc-mux"
 
 func mux(ns, name string, annotations map[string]string) corev1.Service {
-	a := map[string]string{keys.Multiplexer: "true"}
-	for k, v := range annotations {
-		a[k] = v
-	}
-	return corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Annotations: a},
-		Spec:       corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer},
-	}
+	return *fixture.Mux(ns+"/"+name, fixture.Annotations(annotations))
 }
 
 func channel(ns, name, class string) corev1.Service {
-	return corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-		Spec:       corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, LoadBalancerClass: &class},
-	}
+	return *fixture.Channel(ns+"/"+name, "", nil, fixture.Class(class))
 }
 
 func slice(ns, name, service string) discoveryv1.EndpointSlice {
