@@ -141,9 +141,6 @@ func (l *Ledger) Next(r Ranges, protocol corev1.Protocol) (int32, bool) {
 	return 0, false
 }
 
-// Len is the number of reserved slots.
-func (l *Ledger) Len() int { return len(l.owners) }
-
 // cursor finds or creates the cursor for (r, protocol). A pass uses one or two range
 // values, so a linear search over few cursors beats hashing r.String() on every call.
 func (l *Ledger) cursor(r Ranges, protocol corev1.Protocol) *cursor {

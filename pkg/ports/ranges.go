@@ -93,16 +93,6 @@ func (r Ranges) String() string {
 	return b.String()
 }
 
-// Size is the number of distinct ports covered; overlapping ranges count once. It is
-// what the port limit and the doctor's range checks compare against.
-func (r Ranges) Size() int {
-	n := 0
-	for _, rg := range r.disjoint() {
-		n += int(rg.End-rg.Start) + 1
-	}
-	return n
-}
-
 // disjoint returns the union of the ranges as sorted, non-overlapping, non-adjacent spans.
 func (r Ranges) disjoint() Ranges {
 	sorted := append(Ranges(nil), r...)
