@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -38,6 +39,17 @@ type controller struct {
 	now     func() time.Time
 	// namespaces is the lazily started Namespace watch; nil in tests without one.
 	namespaces *namespaceWatch
+
+	// unseen are this agent's writes the cache had not shown when their pass
+	// ended (by object: the last write, and when it was made), which the next
+	// passes wait for first.
+	unseenMu sync.Mutex
+	unseen   map[string]unseenWrite
+}
+
+type unseenWrite struct {
+	apply.Applied
+	at time.Time
 }
 
 func newQueue() workqueue.TypedRateLimitingInterface[string] {
@@ -115,6 +127,9 @@ func (c *controller) sync(ctx context.Context, key string) (err error) {
 			c.metrics.muxPasses.WithLabelValues(namespace, name).Inc()
 		}
 	}()
+	if err := c.catchUp(ctx, c.log.With("key", key)); err != nil {
+		return err
+	}
 	opts := c.opts
 	// The API stores times in seconds; a sub-second Now would never compare equal.
 	opts.Now = metav1.NewTime(c.now().Truncate(time.Second))
@@ -245,34 +260,103 @@ func (c *controller) write(ctx context.Context, log *slog.Logger, writes []apply
 	res, err := c.exec.Run(ctx, writes)
 	c.metrics.observeWrites(res)
 	c.events.postWriteEvents(res.Events)
+	// Also when a later write failed: the retry must not plan from a cache that
+	// lacks the writes that did land, or it sends them again.
+	c.remember(c.awaitCache(ctx, log, res.Applied))
 	if err != nil {
 		c.metrics.errors.WithLabelValues("apply").Inc()
 		return res.Failed, err
 	}
 	log.Info("pass applied", "writes", len(writes), "dryRun", c.dryRun)
-	c.awaitCache(ctx, log, res.Applied)
 	return -1, nil
 }
 
-// cacheCatchUp bounds how long a pass waits for the informers to show its writes.
-const cacheCatchUp = 5 * time.Second
+// remember keeps writes the cache has not shown yet for the next passes to wait
+// for. They arise when the watch breaks (an API server restart) after a write
+// landed and before its echo arrived: the informer relists once the API server is
+// back, and a pass planned before that would send them again.
+func (c *controller) remember(unseen []apply.Applied) {
+	if len(unseen) == 0 {
+		return
+	}
+	c.unseenMu.Lock()
+	defer c.unseenMu.Unlock()
+	if c.unseen == nil {
+		c.unseen = map[string]unseenWrite{}
+	}
+	for _, a := range unseen {
+		c.unseen[a.Resource+"/"+a.Namespace+"/"+a.Name] = unseenWrite{Applied: a, at: time.Now()}
+	}
+}
+
+// unseenMaxAge bounds how long a write that never shows keeps passes waiting; the
+// cache always shows a landed write once its informer has relisted, so this only
+// guards against the unforeseen.
+const unseenMaxAge = time.Minute
+
+// errCacheBehind fails a pass that would plan from a cache known to lack this
+// agent's own writes; it is retried with backoff.
+var errCacheBehind = errors.New("the informer cache does not show this agent's last writes yet (watch reconnecting?)")
+
+// catchUp waits (at most cacheCatchUp) for the cache to show the writes earlier
+// passes left unseen. If some still do not show, the pass must not plan from that
+// view: errCacheBehind.
+func (c *controller) catchUp(ctx context.Context, log *slog.Logger) error {
+	c.unseenMu.Lock()
+	pending := make([]apply.Applied, 0, len(c.unseen))
+	for _, u := range c.unseen {
+		pending = append(pending, u.Applied)
+	}
+	c.unseenMu.Unlock()
+	if len(pending) == 0 {
+		return nil
+	}
+	left := map[apply.Applied]bool{}
+	for _, a := range c.awaitCache(ctx, log, pending) {
+		left[a] = !c.reader.Observed(a.Resource, a.Namespace, a.Name, a.ResourceVersion, a.Deleted)
+	}
+	c.unseenMu.Lock()
+	defer c.unseenMu.Unlock()
+	behind := 0
+	for _, a := range pending {
+		k := a.Resource + "/" + a.Namespace + "/" + a.Name
+		u, ok := c.unseen[k]
+		switch {
+		case !ok || u.Applied != a:
+		case !left[a] || time.Since(u.at) > unseenMaxAge:
+			delete(c.unseen, k)
+		default:
+			behind++
+		}
+	}
+	if behind > 0 {
+		return fmt.Errorf("%w: %d object(s)", errCacheBehind, behind)
+	}
+	return nil
+}
+
+// cacheCatchUp bounds how long a pass waits for the informers to show its writes
+// (a variable only so that tests can shorten it).
+var cacheCatchUp = 5 * time.Second
 
 // awaitCache waits until the informer cache shows this pass's writes. Without it the
 // next pass (queued by those very writes' echoes arriving one by one) could plan
 // from a half-updated cache and re-send patches that change nothing.
-func (c *controller) awaitCache(ctx context.Context, log *slog.Logger, applied []apply.Applied) {
+// It returns the writes still not shown when it gave up.
+func (c *controller) awaitCache(ctx context.Context, log *slog.Logger, applied []apply.Applied) []apply.Applied {
 	deadline := time.Now().Add(cacheCatchUp) // wall clock: tests may fix c.now
-	for _, a := range applied {
+	for i, a := range applied {
 		for !c.reader.Observed(a.Resource, a.Namespace, a.Name, a.ResourceVersion, a.Deleted) {
 			if time.Now().After(deadline) || ctx.Err() != nil {
 				log.Debug("cache has not caught up with our writes; going on", "object", a.Namespace+"/"+a.Name)
-				return
+				return applied[i:]
 			}
 			select {
 			case <-ctx.Done():
-				return
+				return applied[i:]
 			case <-time.After(5 * time.Millisecond):
 			}
 		}
 	}
+	return nil
 }

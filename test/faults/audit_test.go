@@ -76,7 +76,9 @@ func readAudit(path, namespace string) ([]auditEvent, error) {
 		}
 		var e auditEvent
 		if err := json.Unmarshal(line, &e); err != nil {
-			return nil, err
+			// A line cut short when the API server was killed (the restart fault):
+			// that request has no complete record.
+			continue
 		}
 		if e.Stage == "ResponseComplete" && e.ObjectRef != nil && e.ObjectRef.Namespace == namespace {
 			out = append(out, e)

@@ -24,16 +24,17 @@ type size struct {
 	gitopsFor      time.Duration
 	restartChans   int
 	restarts       int
+	restartQPS     int           // slow enough that both restarts land mid-convergence
 	converge       time.Duration // bound on every convergence wait
 }
 
 func sizes() size {
 	if os.Getenv(EnvFaults) == "1" {
 		return size{full: true, leaderChannels: 300, killChannels: 1000, kills: 20, killQPS: 100, gitopsChannels: 20,
-			gitopsFor: 60 * time.Second, restartChans: 1000, restarts: 2, converge: 5 * time.Minute}
+			gitopsFor: 60 * time.Second, restartChans: 1000, restarts: 2, restartQPS: 200, converge: 5 * time.Minute}
 	}
 	return size{leaderChannels: 100, killChannels: 100, kills: 3, killQPS: 20, gitopsChannels: 5,
-		gitopsFor: 5 * time.Second, restartChans: 100, restarts: 2, converge: 2 * time.Minute}
+		gitopsFor: 5 * time.Second, restartChans: 100, restarts: 2, restartQPS: 20, converge: 2 * time.Minute}
 }
 
 const (
