@@ -72,19 +72,11 @@ func (w *World) StaticClaim(svc, portName string, channelPort, muxPort int32) Cl
 // WaitStateDocE waits until the state ConfigMap of mux holds exactly want
 // (see StateDocument) and returns it.
 func (w *World) WaitStateDocE(mux, want string) (*corev1.ConfigMap, error) {
-	var got *corev1.ConfigMap
-	err := w.Poll(0, func() (bool, string, error) {
-		cm, err := w.StateE(mux)
-		if err != nil || cm == nil {
-			return false, "state ConfigMap " + StateName(mux) + " absent", err
-		}
-		got = cm
-		return cm.Data[StateKey] == want, fmt.Sprintf("%s:\n%s\nwant:\n%s", StateKey, cm.Data[StateKey], want), nil
-	})
+	cm, err := w.WaitStateE(mux, func(cm *corev1.ConfigMap) bool { return cm.Data[StateKey] == want })
 	if err != nil {
-		return nil, fmt.Errorf("wait for state of mux %s: %w", w.Ref(mux), err)
+		return nil, fmt.Errorf("%w\nwant:\n%s", err, want)
 	}
-	return got, nil
+	return cm, nil
 }
 
 // WaitStateDoc is WaitStateDocE, failing the test on error.

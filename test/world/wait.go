@@ -35,19 +35,7 @@ func (w *World) Describe(svc *corev1.Service) string {
 // WaitServiceE polls Service name until ok holds and returns it; on timeout
 // the error carries describe of the last version seen.
 func (w *World) WaitServiceE(name string, ok func(*corev1.Service) bool, describe func(*corev1.Service) string) (*corev1.Service, error) {
-	var got *corev1.Service
-	err := w.Poll(0, func() (bool, string, error) {
-		s, err := w.ServiceE(name)
-		if err != nil {
-			return false, "", err
-		}
-		got = s
-		return ok(s), describe(s), nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("wait for service %s: %w", w.Ref(name), err)
-	}
-	return got, nil
+	return w.WaitServiceForE(name, func(s *corev1.Service) (bool, string) { return ok(s), describe(s) })
 }
 
 // WaitMuxPortsE waits until the mux's spec.ports are exactly want, in order
