@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -78,13 +79,19 @@ func TestAGitOpsPutOfThePlaceholderKeepsEveryNodePortOfATenPortMux(t *testing.T)
 		t.Errorf("the agent wrote the state ConfigMap %d time(s) on an idle mux", n)
 	}
 
+	muxWrites := a.Writes(t, "kind=mux")
+	began := time.Now()
 	putPlaceholder(t, w)
 	restored := w.WaitMuxPorts("mux", want...)
+	t.Logf("10 ports restored %v after the PUT with their NodePorts %v", time.Since(began).Round(time.Millisecond), world.NodePorts(restored))
 	if got := world.NodePorts(restored); !reflect.DeepEqual(got, before) {
 		t.Errorf("NodePorts changed across the PUT:\nbefore %v\nafter  %v", before, got)
 	}
-	// The memory did not change, so the restore wrote no state either.
+	// The memory did not change, so the restore wrote no state either: one mux write.
 	w.AwaitPass(a, "mux")
+	if n := a.Writes(t, "kind=mux") - muxWrites; n != 1 {
+		t.Errorf("the restore made %d mux write(s), want 1 (the ports with their NodePorts in one patch)", n)
+	}
 	if got := w.State("mux"); got.ResourceVersion != cm.ResourceVersion {
 		t.Errorf("state ConfigMap written across the PUT (resourceVersion %s -> %s):\n%s",
 			cm.ResourceVersion, got.ResourceVersion, got.Data["nodeports.json"])
