@@ -34,6 +34,7 @@ func (p published) String() string {
 //     with another number, protocol or NodePort than when first published;
 //   - an owner flip: a (port, protocol) claimed in the state by another channel
 //     than its first claimant, or a claim moved to another port;
+//   - a claim pruned (a relist or a partial view must never drop one);
 //   - two owners: two claims, or two channels' ports annotations, on one port;
 //   - a channel's ports annotation changed once set.
 //
@@ -172,7 +173,15 @@ func (o *observer) configMap(cm *corev1.ConfigMap) {
 		o.fault("state %s: %v", cm.Name, err)
 		return
 	}
-	now := map[string]string{}
+	now, owners := map[string]string{}, map[string]bool{}
+	for _, c := range doc.PortClaims {
+		owners[c.Namespace+"/"+c.Service+"/"+c.PortName] = true
+	}
+	for owner, port := range o.claimed {
+		if !owners[owner] {
+			o.fault("state (resourceVersion %s): claim of %s on %s pruned", cm.ResourceVersion, owner, port)
+		}
+	}
 	for _, c := range doc.PortClaims {
 		port, owner := fmt.Sprintf("%d/%s", c.MuxPort, c.Protocol), c.Namespace+"/"+c.Service+"/"+c.PortName
 		if other, dup := now[port]; dup {
