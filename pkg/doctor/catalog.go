@@ -193,7 +193,7 @@ var catalog = []Entry{
 		Fix:     `kubectl -n {namespace} patch svc {name} {patch}`},
 	{Code: "SVCMUX606", Severity: SeverityWarning, Check: CheckNodePorts, Title: "NodePorts not remembered (NodePort churn)",
 		Message: "mux {mux}: {detail}; until the agent's next pass remembers them, a full replace of its spec.ports (a GitOps PUT) gives those ports new NodePorts and a load balancer that routes to NodePorts reprograms",
-		Fix:     "kubectl -n {namespace} get events --field-selector involvedObject.name={name},reason=NodePortReassigned  # and check the agent runs: kubectl svcmux doctor"},
+		Fix:     "kubectl -n {namespace} get events --field-selector involvedObject.name={name},reason=NodePortReassigned  # the agent remembers the live NodePorts on its next pass; a SVCMUX1xx finding says when none runs"},
 
 	// 7xx: leftovers of the previous controller (svc-lb-mux).
 	{Code: "SVCMUX701", Severity: SeverityWarning, Check: CheckFinalizers, Title: "leftover finalizer",

@@ -61,7 +61,7 @@ func TestNodePortMemory(t *testing.T) {
 			for _, f := range only(t, baseInput(m), CheckNodePorts).Findings {
 				if f.Code == "SVCMUX606" {
 					assert.Equal(t, "Service svc-mux/mux", f.Object)
-					assert.Equal(t, "kubectl -n svc-mux get events --field-selector involvedObject.name=mux,reason=NodePortReassigned  # and check the agent runs: kubectl svcmux doctor", f.Fix)
+					assert.Equal(t, "kubectl -n svc-mux get events --field-selector involvedObject.name=mux,reason=NodePortReassigned  # the agent remembers the live NodePorts on its next pass; a SVCMUX1xx finding says when none runs", f.Fix)
 					got = append(got, f.Message)
 				}
 			}
