@@ -162,3 +162,41 @@ func TestAnAgentStartedWithoutATestIsStoppedByItsCaller(t *testing.T) {
 		t.Error("agent still running after Stop")
 	}
 }
+
+// The pass signals count this mux's passes only (svcmux_mux_passes_total), and
+// the two that do not poke the mux leave its resourceVersion alone, so a test
+// can assert that the mux itself was not written.
+func TestThePassSignalsCountOneMuxAndLeaveItUnwritten(t *testing.T) {
+	w := world.New(t)
+	w.CreateMux("mux", nil)
+	w.CreateMux("other", nil)
+	w.CreateChannel("api", "mux", nil, world.TCP("http", 8080))
+	a := w.StartAgent()
+	w.WaitAccepted("api", "http:8080->8080")
+	w.AwaitPasses(a, "mux", 1)
+	w.AwaitPass(a, "mux") // the agent's own writes have landed
+	mux := w.Service("mux")
+	before, err := a.PassesOfE(w.Namespace, "mux")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := a.PassesOfE(w.Namespace, "other")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	w.AwaitPassPoking(a, "mux", "api")
+	after, err := a.PassesOfE(w.Namespace, "mux")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after < before+2 {
+		t.Errorf("passes of mux %v after two pokes, want at least %v", after, before+2)
+	}
+	if got, err := a.PassesOfE(w.Namespace, "other"); err != nil || got != other {
+		t.Errorf("passes of other %v (%v) after poking mux's channel, want still %v", got, err, other)
+	}
+	if got := w.Service("mux"); got.ResourceVersion != mux.ResourceVersion {
+		t.Errorf("mux written while its channel was poked: rv %s -> %s", mux.ResourceVersion, got.ResourceVersion)
+	}
+}
