@@ -340,7 +340,7 @@ func TestTheAcceptedConditionTellsAcceptanceAndTheRejectionReason(t *testing.T) 
 	// A spec change on the owner does not flip its status, so its
 	// lastTransitionTime stays. (The API server of this version leaves
 	// metadata.generation of Services at 0, so observedGeneration stays 0 too.)
-	time.Sleep(1100 * time.Millisecond) // a rewritten time would show in a later second
+	pastSecondOf(ownerLTT) // so a rewritten time would show as a later second
 	w.UpdateService("zzz", "", func(s *corev1.Service) { s.Spec.Ports[0].TargetPort = intstr.FromInt32(81) })
 	zzzEP.Port = 81
 	w.WaitMuxEndpoints("mux", []world.Endpoint{zzzEP}) // the agent has seen the change
@@ -351,7 +351,7 @@ func TestTheAcceptedConditionTellsAcceptanceAndTheRejectionReason(t *testing.T) 
 
 	// Fixing the newcomer flips it to True.
 	rejectedLTT := w.Accepted(newcomer).LastTransitionTime
-	time.Sleep(1100 * time.Millisecond)
+	pastSecondOf(rejectedLTT)
 	w.UpdateService("aaa", "", func(s *corev1.Service) { s.Annotations[w.Key("external-ports")] = "http:30081" })
 	fixed := w.WaitServiceFor("aaa", func(s *corev1.Service) (bool, string) {
 		c := w.Accepted(s)
@@ -445,4 +445,11 @@ func ownerUnflipped(w *world.World, s *corev1.Service, ltt metav1.Time) bool {
 	c := w.Accepted(s)
 	return c != nil && c.Status == metav1.ConditionTrue && c.ObservedGeneration == s.Generation &&
 		c.LastTransitionTime.Equal(&ltt) && s.Annotations[w.Key("ports")] == "http:80->30080"
+}
+
+// pastSecondOf returns once the wall clock is in a later second than ltt: the
+// API stores condition times in whole seconds, so only then would a time the
+// agent rewrote differ from ltt. Not a wait for the agent: for the clock.
+func pastSecondOf(ltt metav1.Time) {
+	time.Sleep(time.Until(ltt.Truncate(time.Second).Add(time.Second + 10*time.Millisecond)))
 }
