@@ -3,8 +3,10 @@
 package proc
 
 import (
+	"bufio"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -12,21 +14,39 @@ import (
 func TestStopSaysWhetherSIGTERMWasEnough(t *testing.T) {
 	tests := []struct {
 		name    string
-		script  string
+		prelude string // shell run before the child says "started"
 		wantErr string
 	}{
-		{"a child that exits on SIGTERM stops cleanly", "sleep 30", ""},
-		{"a group that ignores SIGTERM is killed, and Stop says so", `trap "" TERM; sleep 30`,
+		{"a child that exits on SIGTERM stops cleanly", "", ""},
+		{"a group that ignores SIGTERM is killed, and Stop says so", `trap "" TERM; `,
 			"ignorer did not stop within 200ms of SIGTERM; killed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			// The log is a FIFO: reading the child's first line is the barrier
+			// that says its trap is set, with no polling.
 			log := filepath.Join(t.TempDir(), "child.log")
-			p, err := Start("ignorer", "/bin/sh", log, "-c", "echo started; "+tt.script)
+			if err := syscall.Mkfifo(log, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			lines := make(chan string, 1)
+			go func() {
+				f, err := os.Open(log) // blocks until Start opens the writing end
+				if err != nil {
+					lines <- err.Error()
+					return
+				}
+				defer f.Close()
+				line, _ := bufio.NewReader(f).ReadString('\n')
+				lines <- line
+			}()
+			p, err := Start("ignorer", "/bin/sh", log, "-c", tt.prelude+"echo started; sleep 30")
 			if err != nil {
 				t.Fatal(err)
 			}
-			waitForLine(t, log, "started") // the trap is set before sleep runs
+			if line := <-lines; line != "started\n" {
+				t.Fatalf("the child's first line %q, want %q", line, "started\n")
+			}
 			err = p.Stop(200 * time.Millisecond)
 			if got := errText(err); got != tt.wantErr {
 				t.Fatalf("Stop: %q, want %q", got, tt.wantErr)
@@ -51,22 +71,6 @@ func TestTailKeepsTheLastLinesUnderTheFileName(t *testing.T) {
 	}
 	if got := Tail(filepath.Join(t.TempDir(), "missing"), 2); got != "" {
 		t.Errorf("Tail of a missing file = %q, want empty", got)
-	}
-}
-
-// waitForLine polls the child's log for its first line: the only way to know
-// that a shell has run its trap, short of a pipe.
-func waitForLine(t *testing.T, path, line string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if b, _ := os.ReadFile(path); string(b) == line+"\n" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("child never wrote %q", line)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 
