@@ -42,7 +42,7 @@ func TestAnAgentKilledAgainAndAgainMovesNoPort(t *testing.T) {
 		}
 		// The fault itself, not a synchronisation: a crash at a random moment of
 		// the agent's life (cache sync, planning, the middle of a stage).
-		alive := 300*time.Millisecond + time.Duration(rng.Int64N(int64(2200*time.Millisecond)))
+		alive := sz.killAlive[0] + time.Duration(rng.Int64N(int64(sz.killAlive[1]-sz.killAlive[0])))
 		time.Sleep(alive)
 		a.Kill()
 		atKill = append(atKill, fmt.Sprintf("%v:%d", alive.Round(time.Millisecond), o.annotated()))
@@ -64,7 +64,7 @@ func TestAnAgentKilledAgainAndAgainMovesNoPort(t *testing.T) {
 	t.Logf("%d kills (alive:channels annotated at the kill) %v; converged %v after the first start; writes %d, clean run %d (%v)",
 		sz.kills, atKill, took.Round(time.Millisecond), writes, cleanWrites, cleanTook.Round(time.Millisecond))
 	record(section{name: fmt.Sprintf("SIGKILL the agent %d times while %d auto channels converge", sz.kills, n), lines: []string{
-		fmt.Sprintf("seed %d; each agent lives 0.3–2.5 s, then SIGKILL; killed agents at --kube-api-qps=%d", killSeed, sz.killQPS),
+		fmt.Sprintf("seed %d; each agent lives %v–%v, then SIGKILL; agents at --kube-api-qps=%d", killSeed, sz.killAlive[0], sz.killAlive[1], sz.killQPS),
 		fmt.Sprintf("time alive : channels annotated when killed: %v", atKill),
 		fmt.Sprintf("converged %v after the first start (clean run: %v)", took.Round(time.Millisecond), cleanTook.Round(time.Millisecond)),
 		fmt.Sprintf("writes (audit log) %d, clean run %d (%.2fx)", writes, cleanWrites, float64(writes)/float64(max(cleanWrites, 1))),

@@ -21,6 +21,7 @@ var (
 	reportMu sync.Mutex
 	sections []section
 	began    = time.Now().UTC()
+	commit   = gitShort() // once: other commits may land while the faults run
 )
 
 // record adds a fault's figures and, under SVCMUX_FAULTS=1, rewrites the report
@@ -32,7 +33,7 @@ func record(s section) {
 	if os.Getenv(EnvFaults) != "1" {
 		return
 	}
-	path := filepath.Join("..", "bench", "results", began.Format("2006-01-02")+"-"+gitShort()+"-faults.md")
+	path := filepath.Join("..", "bench", "results", began.Format("2006-01-02")+"-"+commit+"-faults.md")
 	if err := os.WriteFile(path, []byte(reportText()), 0o644); err != nil {
 		fmt.Fprintf(os.Stderr, "faults: writing %s: %v\n", path, err)
 	}
@@ -42,7 +43,7 @@ func reportText() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Fault evidence (issue 17)\n\n")
 	fmt.Fprintf(&b, "Written by `make faults` (test/faults, %s=1) at %s, commit %s (tree %s), on %d CPU(s) %s/%s.\n",
-		EnvFaults, began.Format(time.RFC3339), gitShort(), gitDirty(), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH)
+		EnvFaults, began.Format(time.RFC3339), commit, gitDirty(), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH)
 	fmt.Fprintf(&b, "The agent runs with the flags named per fault on top of the defaults (QPS 1000/burst 2000, 4 workers,\n")
 	fmt.Fprintf(&b, "32 writes in flight, coalesce 100ms). Every fault is watched by one observer that records each\n")
 	fmt.Fprintf(&b, "published mux port (number, protocol, NodePort), each claim and each channel's ports annotation,\n")

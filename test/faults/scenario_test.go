@@ -19,7 +19,8 @@ type size struct {
 	leaderChannels int
 	killChannels   int
 	kills          int
-	killQPS        int // the killed agents' write rate: slow enough that kills land mid-convergence
+	killQPS        int              // the killed agents' write rate: slow enough that kills land mid-convergence
+	killAlive      [2]time.Duration // each killed agent lives a random time in this range
 	gitopsChannels int
 	gitopsFor      time.Duration
 	restartChans   int
@@ -30,10 +31,10 @@ type size struct {
 
 func sizes() size {
 	if os.Getenv(EnvFaults) == "1" {
-		return size{full: true, leaderChannels: 300, killChannels: 1000, kills: 20, killQPS: 100, gitopsChannels: 20,
+		return size{full: true, leaderChannels: 300, killChannels: 1000, kills: 20, killQPS: 100, killAlive: [2]time.Duration{time.Second, 5 * time.Second}, gitopsChannels: 20,
 			gitopsFor: 60 * time.Second, restartChans: 1000, restarts: 2, restartQPS: 200, converge: 5 * time.Minute}
 	}
-	return size{leaderChannels: 100, killChannels: 100, kills: 3, killQPS: 20, gitopsChannels: 5,
+	return size{leaderChannels: 100, killChannels: 100, kills: 3, killQPS: 20, killAlive: [2]time.Duration{300 * time.Millisecond, 2500 * time.Millisecond}, gitopsChannels: 5,
 		gitopsFor: 5 * time.Second, restartChans: 100, restarts: 2, restartQPS: 20, converge: 2 * time.Minute}
 }
 
