@@ -29,14 +29,6 @@ type scenario struct {
 	churnFor  time.Duration
 }
 
-// from names what the first convergence time is measured from.
-func (s scenario) from() string {
-	if s.cold {
-		return "agent start"
-	}
-	return "last create"
-}
-
 func (s scenario) channels() int { return s.muxes * s.perMux }
 
 // churnOps is how many channels the churn creates (and deletes).
