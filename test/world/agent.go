@@ -94,9 +94,12 @@ const pokeKey = "e2e.svcmux.test/poke"
 // ended; the rise after the second poke then comes from a pass that began
 // after the first poke. The counter is per mux, so no other mux's pass counts.
 //
-// The poke changes the mux's resourceVersion: to assert that the mux itself
-// was not written, poke one of its channels (AwaitPassPoking) or, for an agent
-// just started, wait for its first pass (AwaitPasses).
+// The poke changes the mux's resourceVersion, and its annotation counts
+// against the mux's annotation size budget (SPEC §5; on a mux near the
+// budget it can make the agent re-cut the channels and topology annotations):
+// to assert that the mux itself was not written, or on a large mux, poke one
+// of its channels (AwaitPassPoking) or, for an agent just started, wait for
+// its first pass (AwaitPasses).
 func (w *World) AwaitPassE(a *Agent, mux string) error { return w.AwaitPassPokingE(a, mux, mux) }
 
 // AwaitPassPokingE is AwaitPassE poking the Service poked instead of the mux:
