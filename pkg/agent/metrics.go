@@ -109,7 +109,7 @@ func (m *metrics) observeMux(ref api.MuxRef, s plan.Stats) {
 
 // forgetMux drops a deleted mux's series so a gauge never reports a mux that is gone.
 func (m *metrics) forgetMux(ref api.MuxRef) {
-	for _, state := range []string{"attached", "accepted", "rejected"} {
+	for _, state := range []string{"attached", "accepted", "kept", "rejected"} {
 		m.channels.DeleteLabelValues(ref.Namespace, ref.Name, state)
 	}
 	m.ports.DeleteLabelValues(ref.Namespace, ref.Name)
