@@ -91,6 +91,20 @@ cover:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./pkg/...
 
+## bench-planner: the planner's own benchmark (pkg/plan BenchmarkCompute: 1,000 to 20,000
+## channels × 2 ports, half auto, a cold and a steady pass), the best of PLANNER_RUNS runs of
+## PLANNER_BENCHTIME passes each; writes test/bench/results/<date>-<commit>-planner.md with the
+## machine, the flags, the issue 17 goals and the Python controller's published figures.
+## PLANNER_BASELINE may name the `go test -bench Compute` output of an earlier commit measured
+## in the same session (PLANNER_BASELINE_NAME says which); it is shown beside.
+PLANNER_RUNS ?= 5
+PLANNER_BENCHTIME ?= 20x
+.PHONY: bench-planner
+bench-planner:
+	SVCMUX_PLANNER_REPORT=1 SVCMUX_PLANNER_RUNS=$(PLANNER_RUNS) \
+	SVCMUX_PLANNER_BASELINE=$(abspath $(PLANNER_BASELINE)) SVCMUX_PLANNER_BASELINE_NAME='$(PLANNER_BASELINE_NAME)' \
+	$(GO) test -count=1 -timeout 60m -v -run '^TestPlannerReport$$' -benchtime $(PLANNER_BENCHTIME) ./pkg/plan
+
 ## fuzz: each fuzz target for FUZZTIME.
 fuzz:
 	@set -e; for pkg in $$($(GO) list ./pkg/...); do \

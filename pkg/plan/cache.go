@@ -1,6 +1,8 @@
 package plan
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
@@ -10,7 +12,8 @@ import (
 
 // Cache remembers, across passes, what the planner derives from each channel alone:
 // its named ports with their mux port names (a SHA-256 each), claim keys and owner
-// strings, and its parsed external-ports annotation. The agent keeps one for all its
+// strings, and its parsed external-ports annotation; and the names of the mux's
+// endpoint slices, a SHA-256 of each endpoint group. The agent keeps one for all its
 // muxes, so a steady pass over thousands of unchanged channels derives none of it
 // again. An entry is used only while the fields it was derived from are unchanged
 // (the port names, protocols and numbers, the annotation), so a plan computed with a
@@ -19,12 +22,75 @@ import (
 type Cache struct {
 	mu      sync.Mutex
 	entries map[cacheKey]*cacheEntry
-	gen     uint32 // sweep generation
-	uses    int    // lookups since the last sweep
+	slices  map[sliceKey]sliceName // the names of a mux's endpoint slices, by group
+	gen     uint32                 // sweep generation
+	uses    int                    // lookups since the last sweep
 }
 
 // NewCache returns an empty cache.
-func NewCache() *Cache { return &Cache{entries: map[cacheKey]*cacheEntry{}} }
+func NewCache() *Cache {
+	return &Cache{entries: map[cacheKey]*cacheEntry{}, slices: map[sliceKey]sliceName{}}
+}
+
+// sliceKey is a mux and one of its endpoint groups (address type and port list).
+type sliceKey struct{ mux, group string }
+
+// sliceName is the name prefix of a group's slices ("<mux>-<hash>-") and the name
+// of its first slice: a SHA-256 of the group and two strings, the same every pass.
+type sliceName struct {
+	base, first string
+	gen         uint32
+}
+
+// sliceNames fills out[i] with the names of group keys[i]'s slices on mux.
+func (c *Cache) sliceNames(mux string, keys []string, out []sliceName) {
+	if c == nil {
+		for i, k := range keys {
+			out[i] = newSliceName(mux, k)
+		}
+		return
+	}
+	var misses []int
+	c.mu.Lock()
+	for i, k := range keys {
+		if n, ok := c.slices[sliceKey{mux, k}]; ok {
+			out[i] = n
+			if n.gen != c.gen {
+				n.gen = c.gen
+				c.slices[sliceKey{mux, k}] = n
+			}
+			continue
+		}
+		misses = append(misses, i)
+	}
+	c.uses += len(keys)
+	c.sweep()
+	c.mu.Unlock()
+	if len(misses) == 0 {
+		return
+	}
+	for _, i := range misses {
+		out[i] = newSliceName(mux, keys[i])
+	}
+	c.mu.Lock()
+	for _, i := range misses {
+		n := out[i]
+		n.gen = c.gen
+		c.slices[sliceKey{mux, keys[i]}] = n
+	}
+	c.mu.Unlock()
+}
+
+// newSliceName names a group's slices after the mux and a hash of the group, so
+// the names stay stable as other channels come and go.
+func newSliceName(mux, group string) sliceName {
+	var buf [256]byte
+	sum := sha256.Sum256(append(buf[:0], group...))
+	var hash [8]byte
+	hex.Encode(hash[:], sum[:4])
+	base := mux + "-" + string(hash[:]) + "-"
+	return sliceName{base: base, first: base + "0"}
+}
 
 type cacheKey struct{ namespace, name string }
 
@@ -115,15 +181,20 @@ func (c *Cache) sweep() {
 			delete(c.entries, k)
 		}
 	}
+	for k, n := range c.slices {
+		if c.gen-n.gen >= 2 {
+			delete(c.slices, k)
+		}
+	}
 	c.gen++
 	c.uses = 0
 }
 
-// Len is the number of channels remembered.
+// Len is the number of channels and endpoint groups remembered.
 func (c *Cache) Len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.entries)
+	return len(c.entries) + len(c.slices)
 }
 
 // project fills out[i] with the projection of svcs[i], through c when there is

@@ -34,7 +34,7 @@ func TestAPlanComputedWithTheCacheEqualsOneComputedWithout(t *testing.T) {
 			c := NewCache()
 			assert.Equal(t, want, compute(t, w.world, cached(c)), "first pass: every channel misses")
 			assert.Equal(t, want, compute(t, w.world, cached(c)), "second pass: every channel hits")
-			assert.Equal(t, len(w.world.Channels), c.Len())
+			assert.Equal(t, len(w.world.Channels)+len(want.Slices), c.Len(), "a projection per channel, a name per slice group")
 		})
 	}
 }
@@ -89,7 +89,7 @@ func TestTheCacheForgetsChannelsNoPassUses(t *testing.T) {
 	c := NewCache()
 	gone := benchWorld(100, false)
 	compute(t, gone, cached(c))
-	require.Equal(t, 100, c.Len())
+	require.Equal(t, 100+100, c.Len(), "100 channels, 100 slice groups")
 	// Another mux's channels keep being planned; the first mux's channels were deleted.
 	other := Snapshot{Mux: mux(muxAnn(testKeys.PortRange, "20000-39999"))}
 	for i := 0; i < 600; i++ {
@@ -98,7 +98,7 @@ func TestTheCacheForgetsChannelsNoPassUses(t *testing.T) {
 	for range 20 {
 		Compute(other, cached(c))
 	}
-	assert.Equal(t, 600, c.Len(), "only the channels still planned are remembered")
+	assert.Equal(t, 600, c.Len(), "only the channels still planned are remembered (the other mux has no slices)")
 }
 
 func TestPassesOverSeveralMuxesShareOneCacheSafely(t *testing.T) {
@@ -121,4 +121,15 @@ func TestPassesOverSeveralMuxesShareOneCacheSafely(t *testing.T) {
 	}
 	wg.Wait()
 	assert.Equal(t, want, got)
+}
+
+func TestSliceNamesAreRememberedPerMuxAndGroup(t *testing.T) {
+	c := NewCache()
+	s := benchWorld(20, false)
+	compute(t, s, cached(c))
+	other := deepCopySnapshot(s)
+	other.Mux.Name = "other"
+	other.ChannelSlices[0].Endpoints[0].Addresses = []string{"10.9.9.9"} // same group key, other endpoints
+	other.ChannelSlices[1].Ports[0].Port = ptr(int32(8443))              // another group key
+	assert.Equal(t, compute(t, other), compute(t, other, cached(c)))
 }

@@ -1,8 +1,6 @@
 package plan
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"sort"
 	"strconv"
 	"strings"
@@ -190,7 +188,7 @@ func sortEndpoints(g *group) {
 }
 
 // slicesFor cuts each group into slices of at most 100 endpoints, named after the
-// mux and a hash of the group so names stay stable as other channels come and go.
+// mux and a hash of the group (newSliceName).
 // The slices of a group share their annotations, and all share their labels and
 // owner reference (plans are read-only); the result is sorted by name.
 func (p *pass) slicesFor(groups []*group) []*discoveryv1.EndpointSlice {
@@ -201,23 +199,34 @@ func (p *pass) slicesFor(groups []*group) []*discoveryv1.EndpointSlice {
 	if n == 0 {
 		return nil
 	}
+	// A group without endpoints needs no slice: an empty slice routes nothing.
+	keys := make([]string, 0, len(groups))
+	for _, g := range groups {
+		if len(g.endpoints) > 0 {
+			keys = append(keys, g.key)
+		}
+	}
+	names := make([]sliceName, len(keys))
+	p.opts.Cache.sliceNames(p.mux.Name, keys, names)
 	store := make([]discoveryv1.EndpointSlice, n)
 	out := make([]*discoveryv1.EndpointSlice, 0, n)
 	owners := p.ownerReferences()
-	var buf [256]byte
+	j := 0
 	for _, g := range groups {
 		if len(g.endpoints) == 0 {
-			continue // a group without endpoints needs no slice: an empty slice routes nothing
+			continue
 		}
-		sum := sha256.Sum256(append(buf[:0], g.key...))
-		var hash [8]byte
-		hex.Encode(hash[:], sum[:4])
-		base := p.mux.Name + "-" + string(hash[:]) + "-"
+		name := names[j]
+		j++
 		annotations := p.endpointsAnnotations(channelsJSON(g.channels))
 		for i := 0; i*api.MaxEndpointsPerSlice < len(g.endpoints); i++ {
 			end := min((i+1)*api.MaxEndpointsPerSlice, len(g.endpoints))
 			s := &store[len(out)]
-			s.ObjectMeta = metav1.ObjectMeta{Name: base + strconv.Itoa(i), Namespace: p.mux.Namespace,
+			sliceName := name.first
+			if i > 0 {
+				sliceName = name.base + strconv.Itoa(i)
+			}
+			s.ObjectMeta = metav1.ObjectMeta{Name: sliceName, Namespace: p.mux.Namespace,
 				Labels: p.sliceLabels(), Annotations: annotations, OwnerReferences: owners}
 			s.AddressType = g.addressType
 			s.Endpoints = g.endpoints[i*api.MaxEndpointsPerSlice : end]

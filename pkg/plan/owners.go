@@ -67,24 +67,59 @@ func (p *pass) hold(ref portRef, key ports.Key, claim *state.Claim) {
 	p.held[pv.claimKey] = holding{key: key, claim: claim}
 }
 
+// unheld lists the identities that hold nothing yet: recovery is for them alone.
+func (p *pass) unheld() []portRef {
+	var out []portRef
+	for _, c := range p.channels {
+		for i, pv := range c.ports {
+			if _, ok := p.held[pv.claimKey]; !ok {
+				out = append(out, portRef{c, i})
+			}
+		}
+	}
+	return out
+}
+
+// candidates are the channel ports some evidence names for one key: the first, and
+// how many (ambiguous evidence seeds no owner).
+type candidates struct {
+	ref portRef
+	n   int
+}
+
+func (c *candidates) add(ref portRef) {
+	if c.n == 0 {
+		c.ref = ref
+	}
+	c.n++
+}
+
+// recoverFromMuxPorts gives an identity the live mux port whose name is its hash,
+// when exactly one channel port has that hash. Only a free key whose (last) live
+// name is an unheld identity's can change anything, so the live ports are first
+// narrowed to those: a steady mux with a few refused channels looks at no more.
 func (p *pass) recoverFromMuxPorts() {
-	var live []ports.Key
-	names := map[ports.Key]string{}
+	unheldNames := map[string]bool{}
+	for _, ref := range p.unheld() {
+		unheldNames[ref.port().muxName] = true
+	}
+	names := map[ports.Key]string{} // candidate key -> the name of its last live port
 	for _, sp := range p.snap.Mux.Spec.Ports {
 		if sp.Name == api.PlaceholderPortName {
 			continue
 		}
 		k := keyOf(sp)
-		live = append(live, k)
-		names[k] = sp.Name
+		if _, taken := p.ledger.Owner(k); !taken && unheldNames[sp.Name] {
+			names[k] = sp.Name
+		}
 	}
-	if len(live) == 0 {
-		return // a new mux: nothing to recover, and no index of every channel port
+	if len(names) == 0 {
+		return // nothing to recover, and no index of every channel port
 	}
-	// Which channel ports carry each live name: the only one, or how many.
-	type candidates struct {
-		ref portRef
-		n   int
+	for _, sp := range p.snap.Mux.Spec.Ports { // a later port with the same key renames it
+		if k := keyOf(sp); sp.Name != api.PlaceholderPortName && names[k] != "" {
+			names[k] = sp.Name
+		}
 	}
 	byHash := make(map[string]candidates, len(names))
 	for _, name := range names {
@@ -93,13 +128,14 @@ func (p *pass) recoverFromMuxPorts() {
 	for _, c := range p.channels {
 		for i, pv := range c.ports {
 			if cands, ok := byHash[pv.muxName]; ok {
-				if cands.n == 0 {
-					cands.ref = portRef{c, i}
-				}
-				cands.n++
+				cands.add(portRef{c, i})
 				byHash[pv.muxName] = cands
 			}
 		}
+	}
+	live := make([]ports.Key, 0, len(names))
+	for k := range names {
+		live = append(live, k)
 	}
 	sortKeys(live)
 	for _, k := range live {
@@ -109,31 +145,53 @@ func (p *pass) recoverFromMuxPorts() {
 	}
 }
 
+// recoverFromAnnotations gives an identity the mux port its channel's ports
+// annotation names, when no other channel port's annotation names the same key.
+// Only free keys an unheld identity names can change anything; when there are
+// none, no other annotation is read.
 func (p *pass) recoverFromAnnotations() {
-	cands := map[ports.Key][]portRef{}
+	cands := map[ports.Key]candidates{}
+	for _, ref := range p.unheld() {
+		pv := ref.port()
+		if mp, ok := ports.PortsAnnotationPort(ref.ch.svc.Annotations[p.keys.Ports], pv.name); ok {
+			if k := ports.NewKey(mp, pv.protocol); !p.taken(k) {
+				cands[k] = candidates{}
+			}
+		}
+	}
+	if len(cands) == 0 {
+		return
+	}
 	for _, c := range p.channels {
 		value, ok := c.svc.Annotations[p.keys.Ports]
 		if !ok {
 			continue
 		}
-		mapped := ports.ParsePortsAnnotation(value)
 		for i, pv := range c.ports {
-			if mp, ok := mapped[pv.name]; ok {
+			if mp, ok := ports.PortsAnnotationPort(value, pv.name); ok {
 				k := ports.NewKey(mp, pv.protocol)
-				cands[k] = append(cands[k], portRef{c, i})
+				if cand, ok := cands[k]; ok {
+					cand.add(portRef{c, i})
+					cands[k] = cand
+				}
 			}
 		}
 	}
 	keys := make([]ports.Key, 0, len(cands))
-	for k := range cands {
-		keys = append(keys, k)
+	for k, cand := range cands {
+		if cand.n == 1 {
+			keys = append(keys, k)
+		}
 	}
 	sortKeys(keys)
 	for _, k := range keys {
-		if len(cands[k]) == 1 { // ambiguous annotations seed no owner
-			p.hold(cands[k][0], k, nil)
-		}
+		p.hold(cands[k].ref, k, nil)
 	}
+}
+
+func (p *pass) taken(k ports.Key) bool {
+	_, ok := p.ledger.Owner(k)
+	return ok
 }
 
 // isOwner reports whether any port of c held a key when the pass started.

@@ -131,6 +131,31 @@ func ParsePortsAnnotation(s string) map[string]int32 {
 	return result
 }
 
+// PortsAnnotationPort is ParsePortsAnnotation(s)[name] without building the map: a
+// pass reads the annotation of every channel while it recovers owners.
+func PortsAnnotationPort(s, name string) (int32, bool) {
+	if name == "" {
+		return 0, false
+	}
+	var value string
+	found := false
+	for more := true; more; {
+		var item string
+		item, s, more = strings.Cut(s, ",")
+		n, rest, ok := strings.Cut(strings.TrimSpace(item), ":")
+		if !ok || strings.TrimSpace(n) != name {
+			continue
+		}
+		if _, mux, ok := strings.Cut(rest, "->"); ok {
+			value, found = strings.TrimSpace(mux), true // a later item replaces an earlier one
+		}
+	}
+	if !found {
+		return 0, false
+	}
+	return parsePort(value)
+}
+
 // PortMapping is one item of the channel ports annotation.
 type PortMapping struct {
 	Name        string

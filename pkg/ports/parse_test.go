@@ -3,6 +3,7 @@ package ports
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -183,4 +184,23 @@ func TestMuxPortNameOfALongIdentityHashesTheWholeOfIt(t *testing.T) {
 	ns, svc := strings.Repeat("n", 63), strings.Repeat("s", 253)
 	sum := sha256.Sum256([]byte(ns + "/" + svc + "/http"))
 	assert.Equal(t, hex.EncodeToString(sum[:])[:7], MuxPortName(ns, svc, "http"))
+}
+
+func TestPortsAnnotationPortReadsAsParsePortsAnnotation(t *testing.T) {
+	values := []string{
+		"", "http:8080->20000", "http:8080->20000, grpc:9090->20001", " http : 1 -> 2 ,grpc:3->4",
+		"http:8080->20000,http:8080->20005", "http:8080->20000,http:8080->nope", "http:8080->nope,http:8080->20000",
+		"http:8080", "http->20000", ":1->2", "http:1->2->3", "http:a:b->70000", "web:1->0001",
+	}
+	for _, v := range values {
+		want := ParsePortsAnnotation(v)
+		for _, name := range []string{"http", "grpc", "web", ""} {
+			t.Run(fmt.Sprintf("%q/%s", v, name), func(t *testing.T) {
+				port, ok := PortsAnnotationPort(v, name)
+				wantPort, wantOK := want[name]
+				assert.Equal(t, wantOK, ok)
+				assert.Equal(t, wantPort, port)
+			})
+		}
+	}
 }
