@@ -106,6 +106,7 @@ func plannerChart(points []plannerPoint, path string) error {
 	if err := plotutil.AddLinePoints(p, args...); err != nil {
 		return err
 	}
+	p.Y.Max *= 5 // room above the highest line for the legend (log scale)
 	p.Legend.Top, p.Legend.Left = true, true
 	return p.Save(chartW, chartH, path)
 }
