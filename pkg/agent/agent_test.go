@@ -2,7 +2,13 @@ package agent
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
@@ -122,7 +129,10 @@ func TestAgentReconcilesAMuxAndItsChannel(t *testing.T) {
 		muxService(testDefaultNS, "mux", nil),
 		channelService("app", "web", "svc-mux.nowake.ai/mux"),
 	)
-	startAgent(t, testConfig(), client)
+	cfg := testConfig()
+	addr := freeAddr(t)
+	cfg.MetricsBindAddress = addr
+	startAgent(t, cfg, client)
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		mux, err := client.CoreV1().Services(testDefaultNS).Get(t.Context(), "mux", metav1.GetOptions{})
 		require.NoError(c, err)
@@ -137,11 +147,51 @@ func TestAgentReconcilesAMuxAndItsChannel(t *testing.T) {
 		assert.Equal(c, "http:8080->8080", web.Annotations[testKeys.Ports])
 	}, 10*time.Second, 50*time.Millisecond)
 
-	// Converged: the echoes of its own writes wake the agent, and it writes nothing more.
-	time.Sleep(500 * time.Millisecond)
-	before := len(writes(client))
-	time.Sleep(time.Second)
-	assert.Equal(t, before, len(writes(client)), "an idle cluster gets no writes")
+	// Converged: the echoes of its own writes wake the agent, and it writes nothing
+	// more. A marker edit of the mux is a change the agent must plan (its pass
+	// counter moves: the agent looked) that needs no write; the first absorbs the
+	// echoes still in flight, the second must find nothing to do.
+	marked := func(n int) int {
+		before := passesOf(t, addr, testDefaultNS, "mux")
+		_, err := client.CoreV1().Services(testDefaultNS).Patch(t.Context(), "mux", types.MergePatchType,
+			// The fake clientset keeps resourceVersions as written: move it on, as the API server would.
+			[]byte(fmt.Sprintf(`{"metadata":{"resourceVersion":"%d","annotations":{"example.com/marker":"%d"}}}`, 1000+n, n)), metav1.PatchOptions{})
+		require.NoError(t, err)
+		require.Eventually(t, func() bool { return passesOf(t, addr, testDefaultNS, "mux") > before }, 10*time.Second, 10*time.Millisecond)
+		return len(writes(client))
+	}
+	first := marked(1)
+	assert.Equal(t, first+1, marked(2), "an idle cluster gets no writes: only the test's own marker patch")
+}
+
+// freeAddr is a loopback address nothing listens on now, for the agent's /metrics.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer func() { _ = ln.Close() }()
+	return ln.Addr().String()
+}
+
+// passesOf reads svcmux_mux_passes_total of mux ns/name from the agent at addr (0 before its first pass).
+func passesOf(t *testing.T, addr, namespace, name string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return 0 // not serving yet
+	}
+	defer func() { _ = resp.Body.Close() }()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	prefix := fmt.Sprintf(`svcmux_mux_passes_total{mux=%q,namespace=%q} `, name, namespace)
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, prefix); ok {
+			n, err := strconv.ParseFloat(v, 64)
+			require.NoError(t, err)
+			return n
+		}
+	}
+	return 0
 }
 
 func TestAgentWithLeaderElectionTakesAndReleasesTheLease(t *testing.T) {
