@@ -175,7 +175,7 @@ bench-e2e: testenv
 ## faults: the fault scenarios of test/faults at the issue's sizes (SVCMUX_FAULTS=1): a leader
 ## paused past its lease, the agent SIGKILLed 20 times while 1,000 auto channels converge, a
 ## GitOps tool re-applying the placeholder port every second for 60 s, kube-apiserver restarted
-## twice mid-convergence; each watched for moved ports, owner flips and doubly owned ports. Writes the report
+## twice mid-convergence after compacting etcd (every watch relists); each watched for moved ports, owner flips and doubly owned ports. Writes the report
 ## test/bench/results/<date>-<commit>-faults.md. `make test` runs a small case of each.
 .PHONY: faults
 faults: testenv

@@ -67,7 +67,7 @@ func TestAnAgentKilledAgainAndAgainMovesNoPort(t *testing.T) {
 	record(section{name: fmt.Sprintf("SIGKILL the agent %d times while %d auto channels converge", sz.kills, n), lines: []string{
 		fmt.Sprintf("seed %d; each agent lives %v–%v, then SIGKILL; agents at --kube-api-qps=%d", killSeed, sz.killAlive[0], sz.killAlive[1], sz.killQPS),
 		fmt.Sprintf("time alive : channels annotated when killed: %v", atKill),
-		fmt.Sprintf("last kill %v after the first start; converged %v after it (clean run: %v)",
+		fmt.Sprintf("last kill %v after the first start; converged %v after the first start (clean run: %v)",
 			lastKill.Round(time.Millisecond), took.Round(time.Millisecond), cleanTook.Round(time.Millisecond)),
 		fmt.Sprintf("writes (audit log) %d, clean run %d (%.2fx)", writes, cleanWrites, float64(writes)/float64(max(cleanWrites, 1))),
 		"end state = the plan's (ch-i on 20000+i) = the clean run's",
