@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/nowakeai/svcmux/test/gobin"
+	"github.com/nowakeai/svcmux/test/proc"
 )
 
 // Binary builds cmd/agent once per process and returns its path.
@@ -198,14 +199,4 @@ func (a *Agent) Writes(t testing.TB, match ...string) int {
 }
 
 // LogTail returns the last n lines of the agent's log.
-func (a *Agent) LogTail(n int) string {
-	b, err := os.ReadFile(a.LogPath)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
+func (a *Agent) LogTail(n int) string { return proc.Tail(a.LogPath, n) }

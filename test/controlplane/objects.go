@@ -2,6 +2,7 @@ package controlplane
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"regexp"
 	"strings"
@@ -212,10 +213,10 @@ func (cp *ControlPlane) forceDeletePod(ctx context.Context, pod *corev1.Pod) {
 	_ = pods.Delete(ctx, pod.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero})
 }
 
-// SetLoadBalancerIngress plays the cloud provider: it sets the Service's
-// status.loadBalancer.ingress to addrs (IPs, or hostnames otherwise).
-func (cp *ControlPlane) SetLoadBalancerIngress(t testing.TB, svc *corev1.Service, addrs ...string) *corev1.Service {
-	t.Helper()
+// SetLoadBalancerIngressE plays the cloud provider: it sets Service
+// namespace/name's status.loadBalancer.ingress to addrs (IPs, or hostnames
+// otherwise), retrying on conflicts.
+func (cp *ControlPlane) SetLoadBalancerIngressE(ctx context.Context, namespace, name string, addrs ...string) (*corev1.Service, error) {
 	ingress := make([]corev1.LoadBalancerIngress, 0, len(addrs))
 	for _, a := range addrs {
 		if net.ParseIP(a) != nil {
@@ -224,19 +225,29 @@ func (cp *ControlPlane) SetLoadBalancerIngress(t testing.TB, svc *corev1.Service
 			ingress = append(ingress, corev1.LoadBalancerIngress{Hostname: a})
 		}
 	}
-	services := cp.client.CoreV1().Services(svc.Namespace)
+	services := cp.client.CoreV1().Services(namespace)
 	var out *corev1.Service
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		cur, err := services.Get(t.Context(), svc.Name, metav1.GetOptions{})
+		cur, err := services.Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return err
 		}
 		cur.Status.LoadBalancer.Ingress = ingress
-		out, err = services.UpdateStatus(t.Context(), cur, metav1.UpdateOptions{})
+		out, err = services.UpdateStatus(ctx, cur, metav1.UpdateOptions{})
 		return err
 	})
 	if err != nil {
-		t.Fatalf("writing load balancer status of service %s/%s: %v", svc.Namespace, svc.Name, err)
+		return nil, fmt.Errorf("write load balancer status of service %s/%s: %w", namespace, name, err)
+	}
+	return out, nil
+}
+
+// SetLoadBalancerIngress is SetLoadBalancerIngressE for svc, failing the test on error.
+func (cp *ControlPlane) SetLoadBalancerIngress(t testing.TB, svc *corev1.Service, addrs ...string) *corev1.Service {
+	t.Helper()
+	out, err := cp.SetLoadBalancerIngressE(t.Context(), svc.Namespace, svc.Name, addrs...)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return out
 }

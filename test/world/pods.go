@@ -2,7 +2,6 @@ package world
 
 import (
 	"fmt"
-	"net"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -93,29 +92,7 @@ func (w *World) ReadyPod(name, app, node, ip string, ports ...corev1.ContainerPo
 // SetIngressE plays the cloud provider: the Service's
 // status.loadBalancer.ingress becomes addrs (IPs; anything else a hostname).
 func (w *World) SetIngressE(name string, addrs ...string) (*corev1.Service, error) {
-	ingress := make([]corev1.LoadBalancerIngress, 0, len(addrs))
-	for _, a := range addrs {
-		if net.ParseIP(a) != nil {
-			ingress = append(ingress, corev1.LoadBalancerIngress{IP: a})
-		} else {
-			ingress = append(ingress, corev1.LoadBalancerIngress{Hostname: a})
-		}
-	}
-	services := w.Client.CoreV1().Services(w.Namespace)
-	var out *corev1.Service
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		cur, err := services.Get(w.ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		cur.Status.LoadBalancer.Ingress = ingress
-		out, err = services.UpdateStatus(w.ctx, cur, metav1.UpdateOptions{})
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("write load balancer status of %s: %w", w.Ref(name), err)
-	}
-	return out, nil
+	return w.CP.SetLoadBalancerIngressE(w.ctx, w.Namespace, name, addrs...)
 }
 
 // SetIngress is SetIngressE, failing the test on error.
