@@ -70,6 +70,9 @@ func (p Plan) ConfigMap(old *corev1.ConfigMap) *corev1.ConfigMap {
 		cm.Data = map[string]string{}
 	}
 	cm.Data[api.StateKey] = p.New
+	if p.NodePorts != "" {
+		cm.Data[api.NodePortsKey] = p.NodePorts
+	}
 	return cm
 }
 

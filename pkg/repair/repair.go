@@ -73,6 +73,10 @@ type Plan struct {
 	// Old and New are the allocations.json values (Old "" when there is none).
 	Old string `json:"-"`
 	New string `json:"-"`
+	// NodePorts is the nodeports.json the agent would write next (the live mux's
+	// NodePorts), "" when the ConfigMap's key already says so: written with the
+	// repair, the agent resumes without a write of its own.
+	NodePorts string `json:"-"`
 	// Labels and Annotations the repaired ConfigMap carries (SPEC §4).
 	Labels      map[string]string `json:"-"`
 	Annotations map[string]string `json:"-"`
@@ -162,6 +166,9 @@ func Compute(in Input) Plan {
 	}
 	doc := rebuilt.State.Document
 	r.New = doc.Encode()
+	if s.StateConfigMap == nil || s.StateConfigMap.Data[api.NodePortsKey] != rebuilt.State.NodePortsEncoded {
+		r.NodePorts = rebuilt.State.NodePortsEncoded
+	}
 	r.Kept = ev.kept(doc.Claims, trusted)
 
 	proof := plan.Compute(withState(s, ref, keys, doc.Claims), in.Options)

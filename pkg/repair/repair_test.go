@@ -1,6 +1,7 @@
 package repair
 
 import (
+	"sort"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -356,4 +357,26 @@ func TestRepairTreatsTheSamePortOnTwoProtocolsAsTwoOwners(t *testing.T) {
 	assert.Empty(t, r.Dropped)
 	assert.Equal(t, ActionNone, r.State.Action)
 	assert.Equal(t, doc(claims...), r.New)
+}
+
+// A repaired state carries the NodePorts the agent would remember next, so the
+// agent resumes without a write of its own; a key that already says so is kept.
+func TestRepairWritesTheLiveMuxNodePortsTheAgentWouldRemember(t *testing.T) {
+	m, chans := world()
+	for i := range m.Spec.Ports {
+		m.Spec.Ports[i].NodePort = int32(31000 + i)
+	}
+	r := Compute(Input{Snapshot: snap(m, nil, chans...), Options: testOpts})
+	var want state.NodePorts
+	for i, sp := range m.Spec.Ports {
+		want = append(want, state.NodePort{Name: sp.Name, Port: sp.Port, Protocol: sp.Protocol, NodePort: int32(31000 + i)})
+	}
+	sort.Slice(want, func(i, j int) bool { return want[i].Name < want[j].Name })
+	assert.Equal(t, state.EncodeNodePorts(want), r.NodePorts)
+	assert.Equal(t, r.NodePorts, r.ConfigMap(nil).Data[api.NodePortsKey])
+
+	cm := r.ConfigMap(nil)
+	again := Compute(Input{Snapshot: snap(m, cm, chans...), Options: testOpts})
+	assert.Equal(t, "", again.NodePorts, "the key already holds them")
+	assert.Equal(t, cm.Data[api.NodePortsKey], again.ConfigMap(cm).Data[api.NodePortsKey])
 }
