@@ -263,61 +263,14 @@ func claimsOf(p Plan) []string {
 }
 
 // applied is the snapshot the cluster shows after the agent applied p to s: the
-// next pass of a level-triggered controller starts from it.
-func applied(s Snapshot, p Plan) Snapshot {
-	next := deepCopySnapshot(s)
-	if p.Frozen {
-		return next
-	}
-	next.Mux.Spec.Ports = append([]corev1.ServicePort(nil), p.Ports...)
-	for k, v := range p.Annotations {
-		next.Mux.Annotations[k] = v
-	}
-	for _, k := range p.RemoveAnnotations {
-		delete(next.Mux.Annotations, k)
-	}
-	outcomes := make(map[string]ChannelOutcome, len(p.Channels))
-	for _, o := range p.Channels {
-		outcomes[o.Channel.String()] = o
-	}
-	for _, c := range next.Channels {
-		if o, ok := outcomes[c.Namespace+"/"+c.Name]; ok {
-			if o.PortsAnnotation == nil {
-				delete(c.Annotations, testKeys.Ports)
-			} else {
-				c.Annotations[testKeys.Ports] = *o.PortsAnnotation
-			}
-			c.Status.LoadBalancer.Ingress = o.Ingress
-			var conds []metav1.Condition
-			for _, x := range c.Status.Conditions {
-				if x.Type != testKeys.AcceptedCondition {
-					conds = append(conds, x)
-				}
-			}
-			if o.Condition != nil {
-				conds = append(conds, *o.Condition)
-			}
-			c.Status.Conditions = conds
-		}
-	}
-	if p.State.Create || p.State.Write {
-		next.StateConfigMap = &corev1.ConfigMap{
-			ObjectMeta: metav1.ObjectMeta{Namespace: p.Mux.Namespace, Name: p.State.Name,
-				Labels: p.State.Labels, Annotations: p.State.Annotations},
-			Data: map[string]string{api.StateKey: p.State.Document.Encode()},
-		}
-	}
-	next.MuxSlices = nil
-	for _, x := range p.Slices {
-		next.MuxSlices = append(next.MuxSlices, x.DeepCopy())
-	}
-	if p.Endpoints != nil {
-		next.MuxEndpoints = p.Endpoints.DeepCopy()
-	} else if p.DeleteLegacyEndpoints {
-		next.MuxEndpoints = nil
-	}
-	return next
-}
+// next pass of a level-triggered controller starts from it. It is apply.Simulate
+// over apply.Diff — the agent's own writes, done by the one simulator the plugin
+// and the apply tests use — installed by simulate_test.go (package plan_test: this
+// package cannot import apply, which imports it).
+func applied(s Snapshot, p Plan) Snapshot { return simulate(s, p) }
+
+// simulate is set by simulate_test.go before any test runs.
+var simulate func(Snapshot, Plan) Snapshot
 
 // resultingAnnotations is the mux's annotations once p is applied.
 func resultingAnnotations(live map[string]string, p Plan) map[string]string {
