@@ -87,7 +87,8 @@ func eventsOf(t *testing.T, client *fake.Clientset, namespace string) []corev1.E
 
 func TestAgentReportsAChannelWhoseMuxDoesNotExistOnce(t *testing.T) {
 	client := fake.NewClientset(channelService("app", "web", "svc-mux.nowake.ai/gone"))
-	stop := startAgent(t, testConfig(), client)
+	cfg, addr := withMetrics(testConfig())
+	stop := startAgent(t, cfg, client)
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		events := eventsOf(t, client, "app")
 		if assert.Len(c, events, 1) {
@@ -97,14 +98,16 @@ func TestAgentReportsAChannelWhoseMuxDoesNotExistOnce(t *testing.T) {
 		}
 	}, 10*time.Second, 50*time.Millisecond)
 
-	// Touch the channel: a new pass states the same warning, which is not re-posted.
+	// Touch the channel: a new pass (of the mux its class names, which finds no mux)
+	// states the same warning, which is not re-posted.
+	before := passesOf(t, addr, testDefaultNS, "gone")
 	svc, err := client.CoreV1().Services("app").Get(t.Context(), "web", metav1.GetOptions{})
 	require.NoError(t, err)
 	svc.Labels = map[string]string{"touched": "yes"}
 	svc.ResourceVersion = "2"
 	_, err = client.CoreV1().Services("app").Update(t.Context(), svc, metav1.UpdateOptions{})
 	require.NoError(t, err)
-	time.Sleep(500 * time.Millisecond)
+	require.Eventually(t, func() bool { return passesOf(t, addr, testDefaultNS, "gone") > before }, 10*time.Second, 10*time.Millisecond)
 	require.NoError(t, stop())
 	assert.Len(t, eventsOf(t, client, "app"), 1)
 }
@@ -115,10 +118,13 @@ func TestAgentInDryRunWritesNothingAndPostsNoEvent(t *testing.T) {
 		channelService("app", "web", "svc-mux.nowake.ai/mux"),
 		channelService("app", "lost", "svc-mux.nowake.ai/gone"),
 	)
-	cfg := testConfig()
+	cfg, addr := withMetrics(testConfig())
 	cfg.DryRun = true
 	stop := startAgent(t, cfg, client)
-	time.Sleep(time.Second)
+	// Both muxes planned (the agent looked), then nothing may have been written.
+	require.Eventually(t, func() bool {
+		return passesOf(t, addr, testDefaultNS, "mux") > 0 && passesOf(t, addr, testDefaultNS, "gone") > 0
+	}, 10*time.Second, 10*time.Millisecond)
 	require.NoError(t, stop())
 	assert.Empty(t, writes(client))
 	assert.Empty(t, eventsOf(t, client, ""))
@@ -129,9 +135,7 @@ func TestAgentReconcilesAMuxAndItsChannel(t *testing.T) {
 		muxService(testDefaultNS, "mux", nil),
 		channelService("app", "web", "svc-mux.nowake.ai/mux"),
 	)
-	cfg := testConfig()
-	addr := freeAddr(t)
-	cfg.MetricsBindAddress = addr
+	cfg, addr := withMetrics(testConfig())
 	startAgent(t, cfg, client)
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		mux, err := client.CoreV1().Services(testDefaultNS).Get(t.Context(), "mux", metav1.GetOptions{})
@@ -164,13 +168,16 @@ func TestAgentReconcilesAMuxAndItsChannel(t *testing.T) {
 	assert.Equal(t, first+1, marked(2), "an idle cluster gets no writes: only the test's own marker patch")
 }
 
-// freeAddr is a loopback address nothing listens on now, for the agent's /metrics.
-func freeAddr(t *testing.T) string {
-	t.Helper()
+// withMetrics serves the agent's /metrics on a loopback address nothing listens
+// on now, and returns it: the tests read the pass counters there.
+func withMetrics(cfg Config) (Config, string) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
+	if err != nil {
+		panic(err)
+	}
 	defer func() { _ = ln.Close() }()
-	return ln.Addr().String()
+	cfg.MetricsBindAddress = ln.Addr().String()
+	return cfg, cfg.MetricsBindAddress
 }
 
 // passesOf reads svcmux_mux_passes_total of mux ns/name from the agent at addr (0 before its first pass).
