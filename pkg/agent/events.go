@@ -78,7 +78,14 @@ func (p *eventPoster) post(covered []plan.ObjectRef, events []plan.Event) int {
 	}
 	p.mu.Unlock()
 
-	for _, e := range fresh {
+	p.emit(fresh)
+	return len(fresh)
+}
+
+// emit posts events (logs them in dry-run) and counts them: the one place an
+// Event leaves the agent, for a pass's Events and for its writes' alike.
+func (p *eventPoster) emit(events []plan.Event) {
+	for _, e := range events {
 		if p.recorder == nil {
 			p.log.Info("dry-run: would post event", "object", e.Object.String(), "kind", e.Object.Kind,
 				"type", e.Type, "reason", e.Reason, "message", e.Message)
@@ -90,7 +97,6 @@ func (p *eventPoster) post(covered []plan.ObjectRef, events []plan.Event) int {
 			p.metrics.events.WithLabelValues(e.Type, e.Reason).Inc()
 		}
 	}
-	return len(fresh)
 }
 
 // forget drops what was posted about a deleted object.

@@ -22,15 +22,5 @@ func (p *eventPoster) postWriteEvents(events []plan.Event) {
 		fresh = append(fresh, e)
 	}
 	p.mu.Unlock()
-	for _, e := range fresh {
-		if p.recorder == nil {
-			p.log.Info("dry-run: would post event", "object", e.Object.String(), "kind", e.Object.Kind,
-				"type", e.Type, "reason", e.Reason, "message", e.Message)
-			continue
-		}
-		p.recorder.Event(objectReference(e), e.Type, e.Reason, e.Message)
-		if p.metrics != nil {
-			p.metrics.events.WithLabelValues(e.Type, e.Reason).Inc()
-		}
-	}
+	p.emit(fresh)
 }
