@@ -2,7 +2,6 @@ package agent
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -41,15 +40,8 @@ type controller struct {
 	namespaces *namespaceWatch
 
 	// unseen are this agent's writes the cache had not shown when their pass
-	// ended (by object: the last write, and when it was made), which the next
-	// passes wait for first.
-	unseenMu sync.Mutex
-	unseen   map[string]unseenWrite
-}
-
-type unseenWrite struct {
-	apply.Applied
-	at time.Time
+	// ended, which the next passes of the same work item wait for first.
+	unseen unseenWrites
 }
 
 func newQueue() workqueue.TypedRateLimitingInterface[string] {
@@ -127,7 +119,7 @@ func (c *controller) sync(ctx context.Context, key string) (err error) {
 			c.metrics.muxPasses.WithLabelValues(namespace, name).Inc()
 		}
 	}()
-	if err := c.catchUp(ctx, c.log.With("key", key)); err != nil {
+	if err := c.catchUp(ctx, c.log.With("key", key), key); err != nil {
 		return err
 	}
 	opts := c.opts
@@ -167,7 +159,7 @@ func (c *controller) syncMux(ctx context.Context, opts plan.Options, ref api.Mux
 	if p.Frozen {
 		log.Debug("mux frozen: nothing but events is applied", "reason", p.FrozenReason)
 	}
-	failed, err := c.write(ctx, log, writes)
+	failed, err := c.write(ctx, log, muxKey(ref), writes)
 	covered := []plan.ObjectRef{p.Mux}
 	for _, o := range p.Channels {
 		covered = append(covered, o.Channel)
@@ -205,7 +197,7 @@ func (c *controller) syncOrphans(ctx context.Context, opts plan.Options, ref api
 		covered = append(covered, out.Channel)
 		events = append(events, evs...)
 	}
-	if _, err := c.write(ctx, log, writes); err != nil {
+	if _, err := c.write(ctx, log, muxKey(ref), writes); err != nil {
 		return fmt.Errorf("reconcile channels of missing mux %s: %w", ref, err)
 	}
 	c.events.post(covered, events)
@@ -237,16 +229,16 @@ func (c *controller) syncChannel(ctx context.Context, opts plan.Options, namespa
 	// Either the class does not parse, its mux does not exist, or svc is a former
 	// channel with leftovers: in each case no mux was found for it.
 	out, events := plan.Unattached(svc, opts, false)
-	if _, err := c.write(ctx, log, apply.DiffUnattached(out, svc, opts.Keys)); err != nil {
+	if _, err := c.write(ctx, log, channelKey(namespace, name), apply.DiffUnattached(out, svc, opts.Keys)); err != nil {
 		return fmt.Errorf("reconcile channel %s/%s: %w", namespace, name, err)
 	}
 	c.events.post([]plan.ObjectRef{out.Channel}, events)
 	return nil
 }
 
-// write runs the writes and counts them; in dry-run it logs what it would do. On
-// error it also returns the stage that failed.
-func (c *controller) write(ctx context.Context, log *slog.Logger, writes []apply.Write) (apply.Stage, error) {
+// write runs the writes of the pass for key and counts them; in dry-run it logs
+// what it would do. On error it also returns the stage that failed.
+func (c *controller) write(ctx context.Context, log *slog.Logger, key string, writes []apply.Write) (apply.Stage, error) {
 	if len(writes) == 0 {
 		return -1, nil
 	}
@@ -262,101 +254,11 @@ func (c *controller) write(ctx context.Context, log *slog.Logger, writes []apply
 	c.events.postWriteEvents(res.Events)
 	// Also when a later write failed: the retry must not plan from a cache that
 	// lacks the writes that did land, or it sends them again.
-	c.remember(c.awaitCache(ctx, log, res.Applied))
+	c.unseen.remember(key, c.awaitCache(ctx, log, res.Applied))
 	if err != nil {
 		c.metrics.errors.WithLabelValues("apply").Inc()
 		return res.Failed, err
 	}
 	log.Info("pass applied", "writes", len(writes), "dryRun", c.dryRun)
 	return -1, nil
-}
-
-// remember keeps writes the cache has not shown yet for the next passes to wait
-// for. They arise when the watch breaks (an API server restart) after a write
-// landed and before its echo arrived: the informer relists once the API server is
-// back, and a pass planned before that would send them again.
-func (c *controller) remember(unseen []apply.Applied) {
-	if len(unseen) == 0 {
-		return
-	}
-	c.unseenMu.Lock()
-	defer c.unseenMu.Unlock()
-	if c.unseen == nil {
-		c.unseen = map[string]unseenWrite{}
-	}
-	for _, a := range unseen {
-		c.unseen[a.Resource+"/"+a.Namespace+"/"+a.Name] = unseenWrite{Applied: a, at: time.Now()}
-	}
-}
-
-// unseenMaxAge bounds how long a write that never shows keeps passes waiting; the
-// cache always shows a landed write once its informer has relisted, so this only
-// guards against the unforeseen.
-const unseenMaxAge = time.Minute
-
-// errCacheBehind fails a pass that would plan from a cache known to lack this
-// agent's own writes; it is retried with backoff.
-var errCacheBehind = errors.New("the informer cache does not show this agent's last writes yet (watch reconnecting?)")
-
-// catchUp waits (at most cacheCatchUp) for the cache to show the writes earlier
-// passes left unseen. If some still do not show, the pass must not plan from that
-// view: errCacheBehind.
-func (c *controller) catchUp(ctx context.Context, log *slog.Logger) error {
-	c.unseenMu.Lock()
-	pending := make([]apply.Applied, 0, len(c.unseen))
-	for _, u := range c.unseen {
-		pending = append(pending, u.Applied)
-	}
-	c.unseenMu.Unlock()
-	if len(pending) == 0 {
-		return nil
-	}
-	left := map[apply.Applied]bool{}
-	for _, a := range c.awaitCache(ctx, log, pending) {
-		left[a] = !c.reader.Observed(a.Resource, a.Namespace, a.Name, a.ResourceVersion, a.Deleted)
-	}
-	c.unseenMu.Lock()
-	defer c.unseenMu.Unlock()
-	behind := 0
-	for _, a := range pending {
-		k := a.Resource + "/" + a.Namespace + "/" + a.Name
-		u, ok := c.unseen[k]
-		switch {
-		case !ok || u.Applied != a:
-		case !left[a] || time.Since(u.at) > unseenMaxAge:
-			delete(c.unseen, k)
-		default:
-			behind++
-		}
-	}
-	if behind > 0 {
-		return fmt.Errorf("%w: %d object(s)", errCacheBehind, behind)
-	}
-	return nil
-}
-
-// cacheCatchUp bounds how long a pass waits for the informers to show its writes
-// (a variable only so that tests can shorten it).
-var cacheCatchUp = 5 * time.Second
-
-// awaitCache waits until the informer cache shows this pass's writes. Without it the
-// next pass (queued by those very writes' echoes arriving one by one) could plan
-// from a half-updated cache and re-send patches that change nothing.
-// It returns the writes still not shown when it gave up.
-func (c *controller) awaitCache(ctx context.Context, log *slog.Logger, applied []apply.Applied) []apply.Applied {
-	deadline := time.Now().Add(cacheCatchUp) // wall clock: tests may fix c.now
-	for i, a := range applied {
-		for !c.reader.Observed(a.Resource, a.Namespace, a.Name, a.ResourceVersion, a.Deleted) {
-			if time.Now().After(deadline) || ctx.Err() != nil {
-				log.Debug("cache has not caught up with our writes; going on", "object", a.Namespace+"/"+a.Name)
-				return applied[i:]
-			}
-			select {
-			case <-ctx.Done():
-				return applied[i:]
-			case <-time.After(5 * time.Millisecond):
-			}
-		}
-	}
-	return nil
 }

@@ -45,13 +45,15 @@ type Result struct {
 	Events []plan.Event
 }
 
-// Applied is one object as the API server left it after a write.
+// Applied is one object as the API server left it after a write. Its fields are
+// snapshot.Written's, so that the agent can ask the cache whether it shows it.
 type Applied struct {
 	Resource        string
 	Namespace       string
 	Name            string
 	ResourceVersion string
 	Deleted         bool
+	Created         bool
 }
 
 // Total is the number of writes.
@@ -135,7 +137,7 @@ func (e *Executor) runStage(ctx context.Context, writes []Write, res *Result) er
 			}
 			if !e.DryRun {
 				res.Applied = append(res.Applied, Applied{Resource: w.Resource, Namespace: w.Namespace, Name: w.Name,
-					ResourceVersion: rv, Deleted: w.Verb == VerbDelete})
+					ResourceVersion: rv, Deleted: w.Verb == VerbDelete, Created: w.Verb == VerbCreate})
 			}
 		}(w)
 	}

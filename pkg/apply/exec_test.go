@@ -366,7 +366,7 @@ func TestAnAnswerWithoutAnObjectLeavesTheVersionEmpty(t *testing.T) {
 		Verb: VerbCreate, Resource: "configmaps", Namespace: "svc-mux", Name: "s",
 		Object: &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "svc-mux", Name: "s"}}}})
 	require.NoError(t, err)
-	assert.Equal(t, []Applied{{Resource: "configmaps", Namespace: "svc-mux", Name: "s"}}, res.Applied)
+	assert.Equal(t, []Applied{{Resource: "configmaps", Namespace: "svc-mux", Name: "s", Created: true}}, res.Applied)
 }
 
 func TestEveryResourceAndVerbDiffProducesIsSupported(t *testing.T) {

@@ -26,20 +26,23 @@ func TestObserved(t *testing.T) {
 	tests := []struct {
 		name                  string
 		resource, ns, obj, rv string
-		deleted, want         bool
+		deleted, created      bool
+		want                  bool
 	}{
-		{"a write the cache shows at its resourceVersion is observed", "services", "app", "api", "42", false, true},
-		{"a later resourceVersion in the cache counts as observed", "services", "app", "api", "41", false, true},
-		{"an older resourceVersion in the cache is not observed yet", "services", "app", "api", "43", false, false},
-		{"a created object not yet in the cache is not observed", "configmaps", "svc-mux", "state", "5", false, false},
-		{"a delete is observed once the object is gone", "configmaps", "svc-mux", "state", "", true, true},
-		{"a delete is not observed while the object is cached", "endpointslices", "svc-mux", "mux-1", "", true, false},
-		{"a kind without a store counts as observed", "endpoints", "svc-mux", "mux", "9", false, true},
-		{"an unparsable resourceVersion counts as observed", "endpointslices", "svc-mux", "mux-1", "x", false, true},
+		{"a write the cache shows at its resourceVersion is observed", "services", "app", "api", "42", false, false, true},
+		{"a later resourceVersion in the cache counts as observed", "services", "app", "api", "41", false, false, true},
+		{"an older resourceVersion in the cache is not observed yet", "services", "app", "api", "43", false, false, false},
+		{"a created object not yet in the cache is not observed", "configmaps", "svc-mux", "state", "5", false, true, false},
+		{"a patched object the cache no longer holds was deleted since: observed", "services", "gone", "api", "50", false, false, true},
+		{"a delete is observed once the object is gone", "configmaps", "svc-mux", "state", "", true, false, true},
+		{"a delete is not observed while the object is cached", "endpointslices", "svc-mux", "mux-1", "", true, false, false},
+		{"a kind without a store counts as observed", "endpoints", "svc-mux", "mux", "9", false, false, true},
+		{"an unparsable resourceVersion counts as observed", "endpointslices", "svc-mux", "mux-1", "x", false, false, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			assert.Equal(t, tt.want, r.Observed(tt.resource, tt.ns, tt.obj, tt.rv, tt.deleted))
+			assert.Equal(t, tt.want, r.Observed(Written{Resource: tt.resource, Namespace: tt.ns, Name: tt.obj,
+				ResourceVersion: tt.rv, Deleted: tt.deleted, Created: tt.created}))
 		})
 	}
 }

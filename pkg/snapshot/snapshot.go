@@ -184,13 +184,28 @@ func (r *Reader) slicesOf(namespace, service string) ([]*discoveryv1.EndpointSli
 	return out, nil
 }
 
+// Written is one write of this agent as the API server left it: the object's
+// resourceVersion after the write (empty for a delete), and whether the write
+// created or deleted the object.
+type Written struct {
+	Resource        string
+	Namespace       string
+	Name            string
+	ResourceVersion string
+	Deleted         bool
+	Created         bool
+}
+
 // Observed reports whether the cache already shows a write: the object is gone
 // after a delete, or carries the written resourceVersion — or a later one, since
 // another writer may have moved it on (resourceVersions are etcd revisions, so a
-// numeric comparison is a safe heuristic; an unparsable one counts as seen).
-func (r *Reader) Observed(resource, namespace, name, rv string, deleted bool) bool {
+// numeric comparison is a safe heuristic; an unparsable one counts as seen). An
+// object the cache no longer holds after an update or patch was deleted by someone
+// else since: the cache is past the write. Only a create can be missing because
+// the cache is behind.
+func (r *Reader) Observed(w Written) bool {
 	var store cache.Indexer
-	switch resource {
+	switch w.Resource {
 	case "services":
 		store = r.src.Services
 	case "endpointslices":
@@ -203,19 +218,22 @@ func (r *Reader) Observed(resource, namespace, name, rv string, deleted bool) bo
 	if store == nil {
 		return true
 	}
-	obj, ok, err := store.GetByKey(namespace + "/" + name)
+	obj, ok, err := store.GetByKey(w.Namespace + "/" + w.Name)
 	if err != nil {
 		return true
 	}
-	if deleted || !ok {
-		return deleted != ok
+	switch {
+	case w.Deleted:
+		return !ok
+	case !ok:
+		return !w.Created
 	}
 	m, isMeta := obj.(metav1.Object)
 	if !isMeta {
 		return true
 	}
 	have, err1 := strconv.ParseUint(m.GetResourceVersion(), 10, 64)
-	want, err2 := strconv.ParseUint(rv, 10, 64)
+	want, err2 := strconv.ParseUint(w.ResourceVersion, 10, 64)
 	return err1 != nil || err2 != nil || have >= want
 }
 
