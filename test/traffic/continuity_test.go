@@ -211,8 +211,13 @@ func (w *world) nodePorts() string {
 	if err != nil {
 		return err.Error()
 	}
+	return nodePortSet(mux)
+}
+
+// nodePortSet is svc's ports as "port:nodePort ..." (sorted).
+func nodePortSet(svc *corev1.Service) string {
 	var out []string
-	for _, p := range mux.Spec.Ports {
+	for _, p := range svc.Spec.Ports {
 		out = append(out, fmt.Sprintf("%d:%d", p.Port, p.NodePort))
 	}
 	slices.Sort(out)
