@@ -159,7 +159,7 @@ func pythonMux(w *world, channels []*pyChannel) *corev1.Service {
 	yes := true
 	if _, err := w.c.CoreV1().Endpoints(w.ns).Create(w.ctx(), &corev1.Endpoints{
 		ObjectMeta: metav1.ObjectMeta{Name: "mux", Namespace: w.ns,
-			Labels: map[string]string{sw.LabelManagedBy: "svc-lb-mux", sw.LabelComponent: "mux-endpoints"},
+			Labels:      map[string]string{sw.LabelManagedBy: "svc-lb-mux", sw.LabelComponent: "mux-endpoints"},
 			Annotations: map[string]string{w.Key("managed"): "true", w.Key("mux"): w.Ref("mux")},
 			OwnerReferences: []metav1.OwnerReference{{APIVersion: "v1", Kind: "Service", Name: "mux", UID: mux.UID,
 				Controller: &yes, BlockOwnerDeletion: &yes}}},
