@@ -11,6 +11,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/nowakeai/svcmux/test/agentrun"
 	"github.com/nowakeai/svcmux/test/controlplane"
@@ -255,10 +256,13 @@ func idleWindow(t *testing.T, cp *controlplane.ControlPlane, ns string, w *watch
 
 // --- the Kubernetes side -------------------------------------------------------
 
-// fastClient is an admin client without client-side rate limiting worth the name.
+// fastClient is an admin client without client-side rate limiting worth the
+// name. The API server's warnings are printed once each: waitSlices lists the
+// deprecated v1 Endpoints every 50 ms.
 func fastClient(t *testing.T, cp *controlplane.ControlPlane) kubernetes.Interface {
 	cfg := cp.Config()
 	cfg.QPS, cfg.Burst = 100000, 100000
+	cfg.WarningHandler = rest.NewWarningWriter(os.Stderr, rest.WarningWriterOptions{Deduplicate: true})
 	c, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		t.Fatal(err)

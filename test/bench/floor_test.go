@@ -7,11 +7,13 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/nowakeai/svcmux/test/controlplane"
+	"github.com/nowakeai/svcmux/test/world"
 )
 
 // measureFloor creates n throwaway Services of the channels' shape, waits for
@@ -59,17 +61,27 @@ func measureFloor(t *testing.T, c kubernetes.Interface, ns string, n int) time.D
 	return time.Since(start)
 }
 
-// waitSlices waits until the endpointslice controller has made a slice for
-// each of n Services in ns, so its work does not overlap what is timed next.
+// waitSlices waits until the controller manager is done with each of the n
+// Services in ns, so its writes do not overlap what is timed next: each has the
+// EndpointSlice of the endpointslice controller and the Endpoints of the
+// endpoints controller (the two work apart; with no pods, each writes its
+// object once).
 func waitSlices(t *testing.T, c kubernetes.Interface, ns string, n int) {
 	controlplane.Eventually(t, 3*time.Minute, func() (bool, string) {
-		list, err := c.DiscoveryV1().EndpointSlices(ns).List(t.Context(), metav1.ListOptions{})
+		slices, err := c.DiscoveryV1().EndpointSlices(ns).List(t.Context(), metav1.ListOptions{
+			LabelSelector: discoveryv1.LabelManagedBy + "=" + world.ClusterSliceManager})
 		if err != nil {
 			return false, err.Error()
 		}
-		return len(list.Items) >= n, fmt.Sprintf("%d of %d EndpointSlices", len(list.Items), n)
+		sliced := map[string]bool{}
+		for _, s := range slices.Items {
+			sliced[s.Labels[discoveryv1.LabelServiceName]] = true
+		}
+		eps, err := c.CoreV1().Endpoints(ns).List(t.Context(), metav1.ListOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		return len(sliced) >= n && len(eps.Items) >= n,
+			fmt.Sprintf("of %d Services, %d have an EndpointSlice and %d have Endpoints", n, len(sliced), len(eps.Items))
 	})
-	// The controller writes the last slice a moment after it is listable: let
-	// the API server settle before the next timing starts.
-	time.Sleep(time.Second)
 }
