@@ -17,6 +17,7 @@ import (
 	"github.com/nowakeai/svcmux/pkg/api"
 	"github.com/nowakeai/svcmux/test/agentrun"
 	"github.com/nowakeai/svcmux/test/controlplane"
+	"github.com/nowakeai/svcmux/test/world"
 )
 
 // agentArgs are the flags the bench gives every agent on top of agentrun's
@@ -130,11 +131,25 @@ func snapshotMetrics(t *testing.T, a *agentrun.Agent) agentMetrics {
 	return m
 }
 
-// waitQuiet waits until the agent has reconciled every mux at least once (its
-// state ConfigMap exists) and has then made no write and posted no Event for
-// two seconds: a pass counts its writes when it ends, a moment after its last
-// write landed.
-func waitQuiet(t *testing.T, c kubernetes.Interface, a *agentrun.Agent, ns string, muxes int) {
+// settled is what waitQuiet read around its last round of pokes: the counters
+// and the agent's CPU time before the round (the end of the phase that came
+// before) and after it (the start of the next). Only the passes and the CPU
+// time differ: no write, Event or conflict is counted across the round.
+type settled struct {
+	end, next       agentMetrics
+	endCPU, nextCPU time.Duration
+}
+
+// waitQuiet waits for the positive signal that the agent is done with the
+// scenario's muxes, not for a quiet spell. First every mux has its state
+// ConfigMap (its first pass wrote). Then in rounds: read the counters, have
+// every mux finish a pass that began after that read (world.AwaitPassPokingE:
+// poked(m), a live channel of mux m, or the mux itself while it has none), read
+// them again. The first round with no write, Event or conflict counted across
+// it ends the wait: each mux has looked since every earlier write and found
+// nothing to do. The agent makes no write of its own in a poke's pass: only the
+// test's pokes change the objects (the idle window asserts as much).
+func waitQuiet(t *testing.T, cp *controlplane.ControlPlane, c kubernetes.Interface, a *agentrun.Agent, ns string, muxes int, poked func(m int) string) settled {
 	controlplane.Eventually(t, 2*time.Minute, func() (bool, string) {
 		list, err := c.CoreV1().ConfigMaps(ns).List(t.Context(), metav1.ListOptions{
 			LabelSelector: api.LabelComponent + "=" + api.ComponentMuxState})
@@ -143,18 +158,28 @@ func waitQuiet(t *testing.T, c kubernetes.Interface, a *agentrun.Agent, ns strin
 		}
 		return len(list.Items) == muxes, fmt.Sprintf("%d of %d state ConfigMaps", len(list.Items), muxes)
 	})
-	prev, quiet := -1, 0
+	w := world.Open(t.Context(), cp, ns)
+	w.Client = c // cp.Client is rate limited: 2 pokes per mux per round
+	var s settled
 	controlplane.Eventually(t, 2*time.Minute, func() (bool, string) {
-		time.Sleep(time.Second)
-		n := snapshotMetrics(t, a).total()
-		if n == prev {
-			quiet++
-		} else {
-			quiet = 0
+		s.end, s.endCPU = snapshotMetrics(t, a), readProc(t, a.Pid()).cpu
+		err := parallel(muxes, workers, func(m int) error {
+			return w.AwaitPassPokingE(&world.Agent{Agent: a}, muxName(m), poked(m))
+		})
+		if err != nil {
+			return false, err.Error()
 		}
-		prev = n
-		return quiet >= 2, fmt.Sprintf("%d writes and events so far, still changing", n)
+		s.next, s.nextCPU = snapshotMetrics(t, a), readProc(t, a.Pid()).cpu
+		d := s.next.since(s.end)
+		return d.total() == 0 && d.conflicts == 0, fmt.Sprintf("the agent wrote during the last round of passes: %v", d)
 	})
+	return s
+}
+
+// firstOn names the first channel from index from on (the live ones after a
+// churn that deleted the first from) that is on mux m.
+func firstOn(sc scenario, from, m int) string {
+	return channelName(from + ((m-from)%sc.muxes+sc.muxes)%sc.muxes)
 }
 
 // --- the agent process ---------------------------------------------------------

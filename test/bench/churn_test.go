@@ -10,6 +10,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/nowakeai/svcmux/test/agentrun"
+	"github.com/nowakeai/svcmux/test/controlplane"
 )
 
 // churnResult is the churn phase of a scenario.
@@ -33,7 +34,7 @@ func (c churnResult) minWrites(muxes int) int { return minWrites(c.created, muxe
 // runChurn, on a converged scenario: every 1/rate s, create channel
 // channels()+k and delete channel k, for churnFor; then wait for the final set
 // of channels to converge, timed from the last delete answered.
-func runChurn(t *testing.T, c kubernetes.Interface, ns string, sc scenario, w *watcher, agent *agentrun.Agent) *churnResult {
+func runChurn(t *testing.T, cp *controlplane.ControlPlane, c kubernetes.Interface, ns string, sc scenario, w *watcher, agent *agentrun.Agent) *churnResult {
 	ctx := t.Context()
 	n := sc.churnOps()
 	if n > sc.channels() {
@@ -75,9 +76,8 @@ func runChurn(t *testing.T, c kubernetes.Interface, ns string, sc scenario, w *w
 	r := &churnResult{created: n, deleted: n, took: last.Sub(start)}
 	w.expect(seq(n, sc.channels()+n))
 	r.fromChange = max(awaitConverged(t, w, agent).Sub(last), 0)
-	waitQuiet(t, c, agent, ns, sc.muxes)
-	r.writes = snapshotMetrics(t, agent).since(before)
-	r.cpu = readProc(t, agent.Pid()).cpu - cpu0
+	s := waitQuiet(t, cp, c, agent, ns, sc.muxes, func(m int) string { return firstOn(sc, n, m) })
+	r.writes, r.cpu = s.end.since(before), s.endCPU-cpu0
 	t.Logf("churn: %d created and %d deleted in %v (%.1f/s); converged %v after the last; %d writes (%v)",
 		r.created, r.deleted, r.took.Round(time.Millisecond), r.rate(), r.fromChange.Round(time.Millisecond),
 		r.writes.totalWrites(), r.writes)

@@ -180,8 +180,10 @@ func runScenario(t *testing.T, cp *controlplane.ControlPlane, sc scenario, idle 
 		agent, launched = startAgent(t, cp, sc, ns)
 	} else {
 		agent, _ = startAgent(t, cp, sc, ns)
-		waitQuiet(t, c, agent, ns, sc.muxes)
-		before, cpu0 = snapshotMetrics(t, agent), readProc(t, agent.Pid()).cpu
+		// No channel yet: each mux is poked itself (SPEC §5's annotation budget
+		// has nothing to re-cut on an empty mux).
+		s := waitQuiet(t, cp, c, agent, ns, sc.muxes, muxName)
+		before, cpu0 = s.next, s.nextCPU
 		w = watchConvergence(t, c, ns, sc, ingress)
 		createChannels()
 		from = time.Now() // every create has been answered
@@ -194,9 +196,8 @@ func runScenario(t *testing.T, cp *controlplane.ControlPlane, sc scenario, idle 
 	} else {
 		r.fromChange = max(doneAt.Sub(from), 0)
 	}
-	waitQuiet(t, c, agent, ns, sc.muxes)
-	r.conv = snapshotMetrics(t, agent).since(before)
-	r.cpu = readProc(t, agent.Pid()).cpu - cpu0
+	s := waitQuiet(t, cp, c, agent, ns, sc.muxes, func(m int) string { return firstOn(sc, 0, m) })
+	r.conv, r.cpu = s.end.since(before), s.endCPU-cpu0
 	converged := fmt.Sprintf("%v from the last create", r.fromChange.Round(time.Millisecond))
 	if sc.cold {
 		converged = fmt.Sprintf("%v from agent start, %v from its first LIST", r.fromStart.Round(time.Millisecond), r.fromList.Round(time.Millisecond))
@@ -205,13 +206,13 @@ func runScenario(t *testing.T, cp *controlplane.ControlPlane, sc scenario, idle 
 		sc.channels(), r.create.Round(time.Millisecond), converged, r.conv.totalWrites(), r.conv)
 
 	if sc.churnRate > 0 {
-		r.churn = runChurn(t, c, ns, sc, w, agent)
+		r.churn = runChurn(t, cp, c, ns, sc, w, agent)
 	}
-	first := 0 // the first live channel on mux-00, poked to make the agent look
+	deleted := 0 // the churn deletes the first channels
 	if r.churn != nil {
-		first = (r.churn.created + sc.muxes - 1) / sc.muxes * sc.muxes
+		deleted = r.churn.deleted
 	}
-	idleWindow(t, cp, ns, w, agent, channelName(first), &r)
+	idleWindow(t, cp, ns, w, agent, firstOn(sc, deleted, 0), &r)
 	r.peakRSSKiB = readProc(t, agent.Pid()).peakRSSKiB
 	r.loadAfter = loadAvg()
 	return r

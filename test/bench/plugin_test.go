@@ -56,7 +56,7 @@ func TestPluginReadsAgainstKubectlGet(t *testing.T) {
 	}
 	waitSlices(t, c, ns, sc.channels())
 	agent, _ := startAgent(t, cp, sc, ns)
-	waitQuiet(t, c, agent, ns, sc.muxes)
+	waitQuiet(t, cp, c, agent, ns, sc.muxes, func(m int) string { return firstOn(sc, 0, m) })
 
 	bin, err := pluginrun.Binary()
 	if err != nil {
