@@ -49,10 +49,10 @@ func (b brokenIndexer) ByIndex(name, value string) ([]any, error) {
 func TestASnapshotWhoseCacheReadFailsSaysWhatItWasReading(t *testing.T) {
 	selector := map[string]string{keys.AllowedNamespaceSelector: "team=a"}
 	tests := []struct {
-		name  string
-		mux   map[string]string
+		name string
+		mux  map[string]string
 		fail func(r *Reader)
-		want  string
+		want string
 	}{
 		{"the mux's channels", nil, func(r *Reader) { r.src.Services = breakKeys(r.src.Services, defaultNS+"/mux") },
 			"list channels of mux svc-mux/mux: store unavailable"},
