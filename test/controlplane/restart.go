@@ -33,9 +33,7 @@ func (cp *ControlPlane) RestartAPIServer() (time.Duration, error) {
 		return 0, err
 	}
 	_ = syscall.Kill(pid, syscall.SIGTERM)
-	for deadline := time.Now().Add(apiServerGrace); time.Now().Before(deadline) && syscall.Kill(pid, 0) == nil; {
-		time.Sleep(20 * time.Millisecond)
-	}
+	awaitExit(pid, apiServerGrace)
 	_ = syscall.Kill(pid, syscall.SIGKILL)
 	api := cp.env.ControlPlane.APIServer
 	if err := api.Stop(); err != nil { // reaps it and resets envtest's state
@@ -58,6 +56,21 @@ func (cp *ControlPlane) RestartAPIServer() (time.Duration, error) {
 		return 0, fmt.Errorf("start kube-apiserver again: %w\n%s", err, tail(logPath, 40))
 	}
 	return time.Since(began), nil
+}
+
+// awaitExit polls (every 20 ms) until process pid is gone or grace has passed.
+// A poll: nothing tells this process when another one exits.
+func awaitExit(pid int, grace time.Duration) {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(grace)
+	for syscall.Kill(pid, 0) == nil {
+		select {
+		case <-deadline:
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // apiServerPid finds this control plane's kube-apiserver by its certificate
