@@ -28,16 +28,22 @@ type servedPort struct {
 // namespace/name order. Only owners and channels already admitted reserve ports,
 // so a refused newcomer never pushes an owner anywhere.
 func (p *pass) admitAll() {
+	if len(p.held) == 0 { // no owners (a new mux): every channel is a newcomer
+		for _, c := range p.channels {
+			c.decision = p.admit(c)
+		}
+		return
+	}
 	var newcomers []*channelView
 	for _, c := range p.channels {
 		if p.isOwner(c) {
-			p.decisions[c] = p.admit(c)
+			c.decision = p.admit(c)
 		} else {
 			newcomers = append(newcomers, c)
 		}
 	}
 	for _, c := range newcomers {
-		p.decisions[c] = p.admit(c)
+		c.decision = p.admit(c)
 	}
 }
 

@@ -160,7 +160,7 @@ func (p *pass) channelBlock(c *channelView, muxDNS string) string {
 		dns += " (custom)"
 	}
 	mapped := map[string]int32{}
-	for _, sp := range p.decisions[c].served {
+	for _, sp := range c.decision.served {
 		mapped[sp.pv.name] = sp.key.Port
 	}
 	var b strings.Builder

@@ -52,6 +52,9 @@ type channelView struct {
 	// denied is set when the mux does not admit the channel's namespace: unlike
 	// invalid, the channel keeps nothing it held.
 	denied *rejection
+	// decision is what admission concluded (zero until admitAll): kept on the view,
+	// not in a map, since every later step reads it for every channel.
+	decision decision
 }
 
 // owner is the "namespace/service:hash" form used in conflict messages.
@@ -68,6 +71,7 @@ type rejection struct {
 // named ports and, when it can never be admitted, why. Passes may share one (Cache),
 // so it is read-only once built.
 type projection struct {
+	refStr  string // "namespace/name"
 	ports   []portView
 	invalid *rejection
 }
@@ -75,9 +79,55 @@ type projection struct {
 // fill makes c the view of svc with its projection.
 func (c *channelView) fill(svc *corev1.Service, pr projection) {
 	c.ref = ObjectRef{Kind: "Service", Namespace: svc.Namespace, Name: svc.Name, UID: svc.UID}
-	c.refStr = svc.Namespace + "/" + svc.Name
+	c.refStr = pr.refStr
 	c.svc = svc
 	c.ports, c.invalid = pr.ports, pr.invalid
+}
+
+// channelStrings is, in one allocation, "namespace/name" and for each named port
+// its owner "namespace/name:hash" (the mux port name is the tail) and its claim key
+// "protocol:namespace:name:portName", in that order: the projection cuts its
+// strings from it, so a cold pass makes one string per channel instead of four per
+// port.
+func channelStrings(svc *corev1.Service) string {
+	ns, name := svc.Namespace, svc.Name
+	size := len(ns) + 1 + len(name)
+	for _, sp := range svc.Spec.Ports {
+		if sp.Name != "" {
+			size += len(ns) + len(name) + 2 + ports.MuxPortNameLen + len(protocolOrTCP(sp.Protocol)) + len(ns) + len(name) + len(sp.Name) + 3
+		}
+	}
+	var b strings.Builder
+	b.Grow(size)
+	b.WriteString(ns)
+	b.WriteByte('/')
+	b.WriteString(name)
+	var hash [ports.MuxPortNameLen]byte
+	for _, sp := range svc.Spec.Ports {
+		if sp.Name == "" {
+			continue
+		}
+		b.WriteString(ns)
+		b.WriteByte('/')
+		b.WriteString(name)
+		b.WriteByte(':')
+		b.Write(ports.AppendMuxPortName(hash[:0], ns, name, sp.Name))
+		b.WriteString(string(protocolOrTCP(sp.Protocol)))
+		b.WriteByte(':')
+		b.WriteString(ns)
+		b.WriteByte(':')
+		b.WriteString(name)
+		b.WriteByte(':')
+		b.WriteString(sp.Name)
+	}
+	return b.String()
+}
+
+func protocolOrTCP(p corev1.Protocol) corev1.Protocol {
+	if p == "" {
+		return corev1.ProtocolTCP
+	}
+	return p
 }
 
 // projectPorts reads a channel's ports and external-ports annotation. Parse
@@ -89,25 +139,27 @@ func projectPorts(svc *corev1.Service, keys api.Keys, slab *[]portView) projecti
 	if slab != nil {
 		pr.ports = carve(slab, len(svc.Spec.Ports))
 	}
-	ref := func() string { return svc.Namespace + "/" + svc.Name } // for messages only
+	strs := channelStrings(svc)
+	refLen := len(svc.Namespace) + 1 + len(svc.Name)
+	pr.refStr, strs = strs[:refLen], strs[refLen:]
 	var unnamed []string
 	for i, sp := range svc.Spec.Ports {
 		if sp.Name == "" {
 			unnamed = append(unnamed, fmt.Sprintf("spec.ports[%d]", i))
 			continue
 		}
-		proto := sp.Protocol
-		if proto == "" {
-			proto = corev1.ProtocolTCP
-		}
-		muxName := ports.MuxPortName(svc.Namespace, svc.Name, sp.Name)
+		proto := protocolOrTCP(sp.Protocol)
+		var owner, claimKey string
+		owner, strs = strs[:refLen+1+ports.MuxPortNameLen], strs[refLen+1+ports.MuxPortNameLen:]
+		claimKeyLen := len(proto) + len(svc.Namespace) + len(svc.Name) + len(sp.Name) + 3
+		claimKey, strs = strs[:claimKeyLen], strs[claimKeyLen:]
 		pr.ports = append(pr.ports, portView{
 			name:        sp.Name,
 			protocol:    proto,
 			channelPort: sp.Port,
-			muxName:     muxName,
-			owner:       svc.Namespace + "/" + svc.Name + ":" + muxName,
-			claimKey:    string(proto) + ":" + svc.Namespace + ":" + svc.Name + ":" + sp.Name,
+			muxName:     owner[refLen+1:],
+			owner:       owner,
+			claimKey:    claimKey,
 			kind:        mapDefault,
 			want:        sp.Port,
 		})
@@ -117,13 +169,13 @@ func projectPorts(svc *corev1.Service, keys api.Keys, slab *[]portView) projecti
 			reason:    api.ReasonInvalidPort,
 			fieldPath: unnamed[0],
 			message: fmt.Sprintf("channel %s: every port needs a name; missing at %s; add spec.ports[].name",
-				ref(), strings.Join(unnamed, ", ")),
+				pr.refStr, strings.Join(unnamed, ", ")),
 		}
 		return pr
 	}
 	if len(svc.Spec.Ports) == 0 {
 		pr.invalid = &rejection{reason: api.ReasonInvalidPort, fieldPath: "spec.ports",
-			message: fmt.Sprintf("channel %s declares no ports", ref())}
+			message: fmt.Sprintf("channel %s declares no ports", pr.refStr)}
 		return pr
 	}
 	// A list, not a map: a channel names a handful of ports, and this runs for every
@@ -131,7 +183,7 @@ func projectPorts(svc *corev1.Service, keys api.Keys, slab *[]portView) projecti
 	mapping, err := ports.ParseExternalPortList(svc.Annotations[keys.ExternalPorts])
 	if err != nil {
 		pr.invalid = &rejection{reason: api.ReasonInvalidPortMapping,
-			message: fmt.Sprintf("channel %s: annotation %s: %v", ref(), keys.ExternalPorts, err)}
+			message: fmt.Sprintf("channel %s: annotation %s: %v", pr.refStr, keys.ExternalPorts, err)}
 		return pr
 	}
 	var unknown []string
@@ -144,7 +196,7 @@ func projectPorts(svc *corev1.Service, keys api.Keys, slab *[]portView) projecti
 		sort.Strings(unknown)
 		pr.invalid = &rejection{reason: api.ReasonInvalidPortMapping,
 			message: fmt.Sprintf("channel %s: annotation %s references unknown port name(s): %s; use names from spec.ports",
-				ref(), keys.ExternalPorts, strings.Join(unknown, ", "))}
+				pr.refStr, keys.ExternalPorts, strings.Join(unknown, ", "))}
 		return pr
 	}
 	for _, m := range mapping {

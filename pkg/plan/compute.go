@@ -22,8 +22,9 @@ type pass struct {
 	muxRef string            // mux.String(), computed once
 	labels map[string]string // mux slice labels, shared by every slice
 
-	channels []*channelView // attached, namespace/name order
-	byClaim  map[string]portRef
+	channels []*channelView     // attached, namespace/name order
+	ports    int                // their named ports
+	byClaim  map[string]portRef // built by reserveOwners only when there are claims to match
 
 	ranges   ports.Ranges
 	rangeErr error
@@ -38,7 +39,6 @@ type pass struct {
 	held       map[string]holding // claim key -> key held when the pass started
 	names      map[string]string  // mux port name -> claim key of the identity using it
 	served     int
-	decisions  map[*channelView]decision
 	servedSlab []servedPort // backs the decisions' served ports
 
 	plan Plan
@@ -150,17 +150,11 @@ func (p *pass) project() {
 	if byRef := func(a, b *channelView) int { return compareRefs(a.ref, b.ref) }; !isSortedBy(p.channels, byRef) {
 		sortBy(p.channels, byRef)
 	}
-	p.byClaim = make(map[string]portRef, n)
+	p.ports = n
 	p.held = make(map[string]holding, min(n, len(p.oldDoc.Claims)))
 	p.names = make(map[string]string, n)
 	p.ledger = ports.NewLedgerSize(n)
-	p.decisions = make(map[*channelView]decision, len(views))
 	p.servedSlab = newSlab[servedPort](n)
-	for _, c := range p.channels {
-		for i, pv := range c.ports {
-			p.byClaim[pv.claimKey] = portRef{c, i}
-		}
-	}
 }
 
 // buildPorts is the mux spec.ports: every served port sorted by (port, protocol).
@@ -213,7 +207,7 @@ func (p *pass) buildState() {
 func (p *pass) servedPorts() []*servedPort {
 	out := make([]*servedPort, 0, p.served)
 	for _, c := range p.channels {
-		served := p.decisions[c].served
+		served := c.decision.served
 		for i := range served {
 			out = append(out, &served[i])
 		}

@@ -74,7 +74,7 @@ func (p *pass) buildEndpoints() {
 		}
 		c.ready = countReady(own)
 		p.plan.Stats.ReadyPods += c.ready
-		served := p.decisions[c].served
+		served := c.decision.served
 		if len(served) == 0 {
 			continue
 		}

@@ -25,7 +25,7 @@ func (p *pass) buildChannels() {
 	texts := newSlab[string](len(p.channels))
 	conds := newSlab[metav1.Condition](len(p.channels))
 	for _, c := range p.channels {
-		d := p.decisions[c]
+		d := c.decision
 		out := ChannelOutcome{Channel: c.ref, Accepted: d.accepted, Kept: d.kept}
 		ignored := IgnoredChannelFields(c.svc)
 		out.Mappings = carve(&mappings, len(d.served))

@@ -31,7 +31,15 @@ func (r portRef) port() portView { return r.ch.ports[r.idx] }
 // holds at most one key and each key has at most one owner; the first source wins.
 // Claims of identities that no longer exist are simply not carried over (pruned).
 func (p *pass) reserveOwners() {
-	if p.stateOK {
+	identities := 0 // distinct claim keys of the channel ports
+	if p.stateOK && len(p.oldDoc.Claims) > 0 {
+		p.byClaim = make(map[string]portRef, p.ports)
+		for _, c := range p.channels {
+			for i, pv := range c.ports {
+				p.byClaim[pv.claimKey] = portRef{c, i}
+			}
+		}
+		identities = len(p.byClaim)
 		var key []byte // the claim's key, built in place: no string per claim
 		for i := range p.oldDoc.Claims {
 			cl := &p.oldDoc.Claims[i] // the document is read-only, so holdings may point into it
@@ -40,12 +48,24 @@ func (p *pass) reserveOwners() {
 				p.hold(ref, ports.NewKey(cl.MuxPort, cl.Protocol), cl)
 			}
 		}
+	} else if p.anyPort() {
+		identities = 1 // nothing is held, so any identity is unheld: the count is moot
 	}
 	// Recovery is only for identities no claim covers; a steady mux has none.
-	if len(p.held) < len(p.byClaim) {
+	if len(p.held) < identities {
 		p.recoverFromMuxPorts()
 		p.recoverFromAnnotations()
 	}
+}
+
+// anyPort reports whether any channel has a named port.
+func (p *pass) anyPort() bool {
+	for _, c := range p.channels {
+		if len(c.ports) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // hold records an owner unless the identity or the key is already taken.
@@ -67,17 +87,11 @@ func (p *pass) hold(ref portRef, key ports.Key, claim *state.Claim) {
 	p.held[pv.claimKey] = holding{key: key, claim: claim}
 }
 
-// unheld lists the identities that hold nothing yet: recovery is for them alone.
-func (p *pass) unheld() []portRef {
-	var out []portRef
-	for _, c := range p.channels {
-		for i, pv := range c.ports {
-			if _, ok := p.held[pv.claimKey]; !ok {
-				out = append(out, portRef{c, i})
-			}
-		}
-	}
-	return out
+// isHeld reports whether the identity of pv holds a key already: recovery is for
+// the others alone.
+func (p *pass) isHeld(pv *portView) bool {
+	_, ok := p.held[pv.claimKey]
+	return ok
 }
 
 // candidates are the channel ports some evidence names for one key: the first, and
@@ -99,9 +113,24 @@ func (c *candidates) add(ref portRef) {
 // name is an unheld identity's can change anything, so the live ports are first
 // narrowed to those: a steady mux with a few refused channels looks at no more.
 func (p *pass) recoverFromMuxPorts() {
+	// The names of the free live ports first: a new mux (the placeholder) or a
+	// steady one (every key taken) has none, and no channel port is looked at.
+	freeNames := map[string]bool{}
+	for _, sp := range p.snap.Mux.Spec.Ports {
+		if sp.Name != api.PlaceholderPortName && !p.taken(keyOf(sp)) {
+			freeNames[sp.Name] = true
+		}
+	}
+	if len(freeNames) == 0 {
+		return
+	}
 	unheldNames := map[string]bool{}
-	for _, ref := range p.unheld() {
-		unheldNames[ref.port().muxName] = true
+	for _, c := range p.channels {
+		for i := range c.ports {
+			if pv := &c.ports[i]; freeNames[pv.muxName] && !p.isHeld(pv) {
+				unheldNames[pv.muxName] = true
+			}
+		}
 	}
 	names := map[ports.Key]string{} // candidate key -> the name of its last live port
 	for _, sp := range p.snap.Mux.Spec.Ports {
@@ -151,11 +180,20 @@ func (p *pass) recoverFromMuxPorts() {
 // none, no other annotation is read.
 func (p *pass) recoverFromAnnotations() {
 	cands := map[ports.Key]candidates{}
-	for _, ref := range p.unheld() {
-		pv := ref.port()
-		if mp, ok := ports.PortsAnnotationPort(ref.ch.svc.Annotations[p.keys.Ports], pv.name); ok {
-			if k := ports.NewKey(mp, pv.protocol); !p.taken(k) {
-				cands[k] = candidates{}
+	for _, c := range p.channels {
+		value, ok := c.svc.Annotations[p.keys.Ports] // read once per channel, not per port
+		if !ok {
+			continue
+		}
+		for i := range c.ports {
+			pv := &c.ports[i]
+			if p.isHeld(pv) {
+				continue
+			}
+			if mp, ok := ports.PortsAnnotationPort(value, pv.name); ok {
+				if k := ports.NewKey(mp, pv.protocol); !p.taken(k) {
+					cands[k] = candidates{}
+				}
 			}
 		}
 	}
