@@ -43,15 +43,9 @@ type ClaimsReport struct {
 
 // ClaimRow is one persisted claim (or one live port without a claim) and its health.
 type ClaimRow struct {
-	Mux       string `json:"mux"`
-	Port      int32  `json:"port"`
-	Protocol  string `json:"protocol"`
-	Namespace string `json:"namespace"`
-	Service   string `json:"service"`
-	PortName  string `json:"portName"`
-	Source    string `json:"source"`
-	Status    string `json:"status"`
-	Detail    string `json:"detail"`
+	ChannelPort
+	Status string `json:"status"`
+	Detail string `json:"detail"`
 }
 
 // NewCmdClaims builds `kubectl svcmux claims [MUX]`.
@@ -150,7 +144,7 @@ func claimRows(keys api.Keys, m MuxView) []ClaimRow {
 	}
 	doc, err := state.Decode(cm.Data[api.StateKey])
 	if err != nil {
-		return []ClaimRow{{Mux: muxName, Status: ClaimInvalid,
+		return []ClaimRow{{ChannelPort: ChannelPort{Mux: muxName}, Status: ClaimInvalid,
 			Detail: fmt.Sprintf("state ConfigMap %s/%s: %v; run kubectl svcmux repair %s", cm.Namespace, cm.Name, err, muxName)}}
 	}
 	foreign := state.ValidateOwner(cm.Namespace, cm.Name, cm.Annotations[keys.Mux], doc, apiRef(m))
@@ -163,8 +157,8 @@ func claimRows(keys api.Keys, m MuxView) []ClaimRow {
 	}
 	var rows []ClaimRow
 	for _, c := range doc.Claims {
-		row := ClaimRow{Mux: muxName, Port: c.MuxPort, Protocol: string(protoOr(c.Protocol)), Namespace: c.Namespace,
-			Service: c.Service, PortName: c.PortName, Source: c.Source, Status: ClaimOK}
+		row := ClaimRow{ChannelPort: ChannelPort{Mux: muxName, Port: c.MuxPort, Protocol: string(protoOr(c.Protocol)),
+			Namespace: c.Namespace, Service: c.Service, PortName: c.PortName, Source: c.Source}, Status: ClaimOK}
 		switch {
 		case foreign != nil:
 			row.Status, row.Detail = ClaimForeign, foreign.Error()
@@ -235,7 +229,7 @@ func unclaimedRows(muxName string, m MuxView, claims []state.Claim) []ClaimRow {
 		if claimed[lp.Name] || (lp.Name == api.PlaceholderPortName && lp.Port == api.PlaceholderPort) {
 			continue
 		}
-		row := ClaimRow{Mux: muxName, Port: lp.Port, Protocol: string(protoOr(lp.Protocol)), Status: ClaimUnclaimed,
+		row := ClaimRow{ChannelPort: ChannelPort{Mux: muxName, Port: lp.Port, Protocol: string(protoOr(lp.Protocol))}, Status: ClaimUnclaimed,
 			Detail: fmt.Sprintf("live mux port %s has no claim", lp.Name)}
 		if o, ok := owners[lp.Name]; ok {
 			row.Namespace, row.Service, row.PortName = o[0], o[1], o[2]

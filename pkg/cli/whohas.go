@@ -36,14 +36,7 @@ type WhoHas struct {
 
 // PortOwner is the channel port that holds a public port on one mux.
 type PortOwner struct {
-	Mux       string `json:"mux"`
-	Port      int32  `json:"port"`
-	Protocol  string `json:"protocol"`
-	Namespace string `json:"namespace"`
-	Service   string `json:"service"`
-	PortName  string `json:"portName"`
-	// Source is the claim's source (auto, static) as the agent records it.
-	Source string `json:"source"`
+	ChannelPort
 	// Persisted: the claim is in the state ConfigMap; false when the agent's next
 	// pass first records it (recovered from the live mux or the channel's annotation).
 	Persisted bool `json:"persisted"`
@@ -118,9 +111,9 @@ func (o *WhoHasOptions) owners(cl *Cluster) WhoHas {
 					continue
 				}
 				key := string(proto) + ":" + oc.Channel.Namespace + ":" + oc.Channel.Name + ":" + mp.Name
-				doc.Owners = append(doc.Owners, PortOwner{Mux: m.key(), Port: o.port, Protocol: string(proto),
-					Namespace: oc.Channel.Namespace, Service: oc.Channel.Name, PortName: mp.Name,
-					Source: orDash(sources[key]), Persisted: persisted[key]})
+				doc.Owners = append(doc.Owners, PortOwner{ChannelPort: ChannelPort{Mux: m.key(), Port: o.port, Protocol: string(proto),
+					Namespace: oc.Channel.Namespace, Service: oc.Channel.Name, PortName: mp.Name, Source: orDash(sources[key])},
+					Persisted: persisted[key]})
 			}
 		}
 		if len(doc.Owners) == before {
