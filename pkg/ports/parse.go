@@ -191,6 +191,16 @@ func FormatPortsAnnotation(m []PortMapping) string {
 // Python controller computes, so NodePorts survive a controller swap. The hash input
 // is assembled on the stack: a plan computes this name for every channel port.
 func MuxPortName(namespace, service, portName string) string {
+	var name [MuxPortNameLen]byte
+	return string(AppendMuxPortName(name[:0], namespace, service, portName))
+}
+
+// MuxPortNameLen is the length of every mux port name.
+const MuxPortNameLen = 7
+
+// AppendMuxPortName appends MuxPortName(namespace, service, portName) to dst, for a
+// caller that builds several strings of a channel in one buffer.
+func AppendMuxPortName(dst []byte, namespace, service, portName string) []byte {
 	var buf [256]byte
 	in := append(buf[:0], namespace...)
 	in = append(in, '/')
@@ -200,7 +210,7 @@ func MuxPortName(namespace, service, portName string) string {
 	sum := sha256.Sum256(in)
 	var name [8]byte
 	hex.Encode(name[:], sum[:4])
-	return string(name[:7])
+	return append(dst, name[:MuxPortNameLen]...)
 }
 
 // parsePort accepts only ASCII decimal digits in 1-65535 (leading zeros allowed, as
