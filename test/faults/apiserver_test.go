@@ -5,8 +5,6 @@ import (
 	"strconv"
 	"testing"
 	"time"
-
-	"github.com/nowakeai/svcmux/test/world"
 )
 
 // TestAnAPIServerRestartedTwiceMidConvergenceMovesNoPort restarts kube-apiserver
@@ -20,10 +18,7 @@ func TestAnAPIServerRestartedTwiceMidConvergenceMovesNoPort(t *testing.T) {
 	n := sz.restartChans
 	cleanEnd, cleanWrites, cleanTook := cleanRun(t, sz, n)
 
-	w := world.New(t)
-	w.Timeout = sz.converge
-	autoMux(t, w, n)
-	o := observe(t, w, muxName)
+	w, o := autoWorld(t, sz, n)
 	began := time.Now()
 	a := w.StartAgent("--kube-api-qps="+strconv.Itoa(sz.restartQPS), "--kube-api-burst="+strconv.Itoa(sz.restartQPS))
 	var downs []string
@@ -49,16 +44,7 @@ func TestAnAPIServerRestartedTwiceMidConvergenceMovesNoPort(t *testing.T) {
 	}
 	waitOutcome(t, w, o, planned(n), sz.converge)
 	took := time.Since(began)
-	w.AwaitPass(a, muxName)
-	end, err := liveOutcome(w, muxName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := end.diff(cleanEnd); diff != "" {
-		t.Errorf("the end state differs from the clean run's:\n%s", diff)
-	}
-	writes := auditedWrites(t, w)
-	o.assertClean(t)
+	writes := checkEnd(t, w, o, a, cleanEnd)
 	if limit := float64(cleanWrites) * 1.1; float64(writes) > limit {
 		t.Errorf("%d writes across %d API server restarts; want at most 1.1x the clean run's %d", writes, sz.restarts, cleanWrites)
 	}

@@ -4,13 +4,11 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
-	"reflect"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/nowakeai/svcmux/test/agentrun"
-	"github.com/nowakeai/svcmux/test/world"
 )
 
 // killSeed fixes the kill schedule, so a failure reruns the same moments.
@@ -26,10 +24,7 @@ func TestAnAgentKilledAgainAndAgainMovesNoPort(t *testing.T) {
 	n := sz.killChannels
 	cleanEnd, cleanWrites, cleanTook := cleanRun(t, sz, n)
 
-	w := world.New(t)
-	w.Timeout = sz.converge
-	autoMux(t, w, n)
-	o := observe(t, w, muxName)
+	w, o := autoWorld(t, sz, n)
 	args := []string{"--default-mux-namespace=" + w.Namespace,
 		"--kube-api-qps=" + strconv.Itoa(sz.killQPS), "--kube-api-burst=" + strconv.Itoa(sz.killQPS)}
 	rng := rand.New(rand.NewPCG(killSeed, killSeed))
@@ -51,17 +46,7 @@ func TestAnAgentKilledAgainAndAgainMovesNoPort(t *testing.T) {
 	last := w.StartAgent(args...)
 	waitOutcome(t, w, o, planned(n), sz.converge)
 	took := time.Since(began)
-	w.AwaitPass(last, muxName)
-
-	end, err := liveOutcome(w, muxName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(end, cleanEnd) {
-		t.Errorf("the end state differs from the clean run's:\n%s", end.diff(cleanEnd))
-	}
-	writes := auditedWrites(t, w)
-	o.assertClean(t)
+	writes := checkEnd(t, w, o, last, cleanEnd)
 	t.Logf("%d kills (alive:channels annotated at the kill) %v; converged %v after the first start; writes %d, clean run %d (%v)",
 		sz.kills, atKill, took.Round(time.Millisecond), writes, cleanWrites, cleanTook.Round(time.Millisecond))
 	record(section{name: fmt.Sprintf("SIGKILL the agent %d times while %d auto channels converge", sz.kills, n), lines: []string{

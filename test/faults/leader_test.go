@@ -50,11 +50,8 @@ func leading(t testing.TB, a *world.Agent) bool {
 // land on waking (see leaseArgs).
 func TestAPausedLeaderMakesNoWriteAfterItLostTheLease(t *testing.T) {
 	sz := sizes()
-	w := world.New(t)
-	w.Timeout = sz.converge
 	n := sz.leaderChannels
-	autoMux(t, w, n)
-	o := observe(t, w, muxName)
+	w, o := autoWorld(t, sz, n)
 	args := append([]string{"--leader-election-namespace=" + w.Namespace}, leaseArgs...)
 	a1, a2 := w.StartAgent(args...), w.StartAgent(args...)
 	var old, next *world.Agent

@@ -55,6 +55,34 @@ func autoMux(t testing.TB, w *world.World, n int) {
 	autoChannels(t, w, n)
 }
 
+// autoWorld is a fault's World: the mux of n auto channels (autoMux), every wait
+// bounded by sz.converge, and the observer, watching from before any agent runs.
+func autoWorld(t *testing.T, sz size, n int) (*world.World, *observer) {
+	t.Helper()
+	w := world.New(t)
+	w.Timeout = sz.converge
+	autoMux(t, w, n)
+	return w, observe(t, w, muxName)
+}
+
+// checkEnd, once a fault's run has converged: agent a has looked since (a pass
+// of the mux), the API server's end state is the clean run's, and the observer
+// recorded no fault. It returns the agents' writes, from the audit log.
+func checkEnd(t *testing.T, w *world.World, o *observer, a *world.Agent, clean outcome) int {
+	t.Helper()
+	w.AwaitPass(a, muxName)
+	end, err := liveOutcome(w, muxName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(end, clean) {
+		t.Errorf("the end state differs from the clean run's:\n%s", end.diff(clean))
+	}
+	writes := auditedWrites(t, w)
+	o.assertClean(t)
+	return writes
+}
+
 // autoChannels creates channels ch-0000… of the mux, one auto port each.
 func autoChannels(t testing.TB, w *world.World, n int) {
 	t.Helper()
@@ -112,10 +140,7 @@ func (o *observer) annotated() int {
 // audit log) and how long it took from the agent's start.
 func cleanRun(t *testing.T, sz size, n int) (outcome, int, time.Duration) {
 	t.Helper()
-	w := world.New(t)
-	w.Timeout = sz.converge
-	autoMux(t, w, n)
-	o := observe(t, w, muxName)
+	w, o := autoWorld(t, sz, n)
 	began := time.Now()
 	a := w.StartAgent()
 	waitOutcome(t, w, o, planned(n), sz.converge)
