@@ -54,10 +54,14 @@ type cursor struct {
 // planning pass, and hands out the first free port of a range for auto allocation.
 // It is not safe for concurrent use; a pass owns its ledger.
 type Ledger struct {
-	owners  map[Key]string
-	taken   map[corev1.Protocol]*bitset
-	cursors []*cursor
-	steps   int // ports examined by Next; lets tests prove allocation is linear
+	// protocols numbers the protocols seen, in first-use order (a mux has one to
+	// three): a slot is the protocol's number and the port in one integer, so the
+	// owners map hashes a uint64 where a Key would hash a string too.
+	protocols []corev1.Protocol
+	owners    map[uint64]string
+	taken     []*bitset // by protocol number
+	cursors   []*cursor
+	steps     int // ports examined by Next; lets tests prove allocation is linear
 }
 
 // NewLedger returns an empty ledger.
@@ -66,42 +70,66 @@ func NewLedger() *Ledger { return NewLedgerSize(0) }
 // NewLedgerSize returns an empty ledger with room for n slots, so a pass that knows
 // how many ports it will reserve does not rehash the owners map as it fills.
 func NewLedgerSize(n int) *Ledger {
-	return &Ledger{owners: make(map[Key]string, n), taken: map[corev1.Protocol]*bitset{}}
+	return &Ledger{owners: make(map[uint64]string, n)}
 }
+
+// protocol is the number of p (normalised), -1 when p was never reserved.
+func (l *Ledger) protocol(p corev1.Protocol) int {
+	p = normalProtocol(p)
+	for i, q := range l.protocols {
+		if q == p {
+			return i
+		}
+	}
+	return -1
+}
+
+func slot(protocol int, port int32) uint64 { return uint64(protocol)<<32 | uint64(uint32(port)) }
 
 // Owner returns the owner recorded for k.
 func (l *Ledger) Owner(k Key) (string, bool) {
-	owner, ok := l.owners[NewKey(k.Port, k.Protocol)]
+	i := l.protocol(k.Protocol)
+	if i < 0 {
+		return "", false
+	}
+	owner, ok := l.owners[slot(i, k.Port)]
 	return owner, ok
 }
 
 // Reserve records owner for k, replacing any previous owner.
 func (l *Ledger) Reserve(k Key, owner string) {
-	k = NewKey(k.Port, k.Protocol)
-	l.owners[k] = owner
+	i := l.protocol(k.Protocol)
+	if i < 0 {
+		i = len(l.protocols)
+		l.protocols = append(l.protocols, normalProtocol(k.Protocol))
+		l.taken = append(l.taken, nil)
+	}
+	l.owners[slot(i, k.Port)] = owner
 	if !validPort(k.Port) {
 		return // cannot lie in any range; recorded only so Owner answers
 	}
-	bits := l.taken[k.Protocol]
-	if bits == nil {
-		bits = new(bitset)
-		l.taken[k.Protocol] = bits
+	if l.taken[i] == nil {
+		l.taken[i] = new(bitset)
 	}
-	bits.set(k.Port)
+	l.taken[i].set(k.Port)
 }
 
 // Release frees k; releasing a free slot does nothing. A cursor past the released
 // port moves back to it, so the port is offered again before any later one.
 func (l *Ledger) Release(k Key) {
-	k = NewKey(k.Port, k.Protocol)
-	if _, ok := l.owners[k]; !ok {
+	i := l.protocol(k.Protocol)
+	if i < 0 {
 		return
 	}
-	delete(l.owners, k)
+	if _, ok := l.owners[slot(i, k.Port)]; !ok {
+		return
+	}
+	delete(l.owners, slot(i, k.Port))
 	if !validPort(k.Port) {
 		return
 	}
-	l.taken[k.Protocol].clear(k.Port)
+	l.taken[i].clear(k.Port)
+	k = NewKey(k.Port, k.Protocol)
 	for _, c := range l.cursors {
 		if c.protocol != k.Protocol {
 			continue
@@ -123,7 +151,10 @@ func (l *Ledger) Release(k Key) {
 // same ranges costs amortised O(1) per call.
 func (l *Ledger) Next(r Ranges, protocol corev1.Protocol) (int32, bool) {
 	c := l.cursor(r, normalProtocol(protocol))
-	bits := l.taken[c.protocol]
+	var bits *bitset
+	if i := l.protocol(c.protocol); i >= 0 {
+		bits = l.taken[i]
+	}
 	for c.seg < len(c.segs) {
 		if c.port > c.segs[c.seg].End {
 			c.seg++
