@@ -134,11 +134,11 @@ func formatPluginReport(sc scenario, rows []benchRow) string {
 	fmt.Fprintf(&b, "- run %s, %d CPUs, %s, tree %s\n", time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.NumCPU(), runtime.Version(), gitTree())
 	fmt.Fprintf(&b, "- cluster: %d channels on %d muxes, converged by the real agent; plugin built by `go build` (no ldflags)\n", sc.channels(), sc.muxes)
 	fmt.Fprintf(&b, "- each command run %d times, median and fastest wall time of the whole process; yardstick: the first row\n\n", pluginRuns)
-	b.WriteString("| command | median | fastest | output bytes | median / yardstick |\n| --- | --- | --- | --- | --- |\n")
+	tab := newTable("command", "median", "fastest", "output bytes", "median / yardstick")
 	for _, r := range rows {
-		fmt.Fprintf(&b, "| `%s` | %s | %s | %d | %.2fx |\n", r.name, secs(r.median), secs(r.min), r.bytes,
-			r.median.Seconds()/rows[0].median.Seconds())
+		tab.row("`"+r.name+"`", secs(r.median), secs(r.min), r.bytes, fmt.Sprintf("%.2fx", r.median.Seconds()/rows[0].median.Seconds()))
 	}
+	b.WriteString(tab.String())
 	b.WriteString("\nAim (issue 15): topology ≤ 1.5× the yardstick and ≤ 1 s.\n")
 	return b.String()
 }

@@ -97,14 +97,13 @@ const definitions = `## Definitions
 `
 
 func goalsTable(results []result) string {
-	var b strings.Builder
-	b.WriteString("| goal | scenario | measured | met |\n| --- | --- | --- | --- |\n")
+	tab := newTable("goal", "scenario", "measured", "met")
 	row := func(goal, name, measured string, ok bool) {
 		met := "yes"
 		if !ok {
 			met = "**no**"
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", goal, name, measured, met)
+		tab.row(goal, name, measured, met)
 	}
 	for _, r := range results {
 		if r.cold {
@@ -131,24 +130,28 @@ func goalsTable(results []result) string {
 	for _, r := range results {
 		row(fmt.Sprintf("idle %v: 0 writes", r.idle), r.name, fmt.Sprintf("%d", r.idleWrites+r.idleSvcMod), r.idleWrites+r.idleSvcMod == 0)
 	}
-	return b.String()
+	return tab.String()
 }
 
 func coldTable(results []result) string {
-	var b strings.Builder
-	b.WriteString("| scenario | channels | muxes | floor | from start | ×floor | from first LIST | ×floor | start→LIST | LIST→synced | writes | min | ×min | ch/mux/state/slice | conflicts | events | passes | CPU |\n")
-	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |\n")
+	tab := newTable(append([]string{"scenario", "channels:", "muxes:", "floor:", "from start:", "×floor:", "from first LIST:", "×floor:",
+		"start→LIST:", "LIST→synced:"}, writeColumns...)...)
 	for _, r := range results {
 		if !r.cold {
 			continue
 		}
-		fmt.Fprintf(&b, "| %s | %d | %d | %s | %s | %.2f× | %s | %.2f× | %s | %s | %s | %s |\n",
-			r.name, r.channels(), r.muxes, secs(r.floor), secs(r.fromStart), r.fromStart.Seconds()/r.floor.Seconds(),
-			secs(r.fromList), r.fromList.Seconds()/r.floor.Seconds(), secs(r.startToList), secs(r.listSynced),
+		tab.row(r.name, r.channels(), r.muxes, secs(r.floor), secs(r.fromStart), times(r.fromStart.Seconds()/r.floor.Seconds()),
+			secs(r.fromList), times(r.fromList.Seconds()/r.floor.Seconds()), secs(r.startToList), secs(r.listSynced),
 			writeCols(r.conv, r.minWrites()), secs(r.cpu))
 	}
-	return b.String()
+	return tab.String()
 }
+
+// writeColumns are the columns of writeCols, and the CPU time after them.
+var writeColumns = []string{"writes:", "min:", "×min:", "ch/mux/state/slice", "conflicts:", "events:", "passes:", "CPU:"}
+
+// times is a ratio as the tables print it: 1.25×.
+func times(x float64) string { return fmt.Sprintf("%.2f×", x) }
 
 // writeCols is writes | min | ×min | by kind | conflicts | events | passes.
 func writeCols(m agentMetrics, least int) string {
@@ -158,33 +161,29 @@ func writeCols(m agentMetrics, least int) string {
 }
 
 func changeTable(results []result) string {
-	var b strings.Builder
-	b.WriteString("| scenario | channels | muxes | change | took | from last change | writes | min | ×min | ch/mux/state/slice | conflicts | events | passes | CPU |\n")
-	b.WriteString("| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |\n")
+	tab := newTable(append([]string{"scenario", "channels:", "muxes:", "change", "took:", "from last change:"}, writeColumns...)...)
 	for _, r := range results {
 		if !r.cold {
-			fmt.Fprintf(&b, "| %s | %d | %d | %d created while it runs (%d workers) | %s | %s | %s | %s |\n",
-				r.name, r.channels(), r.muxes, r.channels(), workers, secs(r.create), secs(r.fromChange),
-				writeCols(r.conv, r.minWrites()), secs(r.cpu))
+			tab.row(r.name, r.channels(), r.muxes, fmt.Sprintf("%d created while it runs (%d workers)", r.channels(), workers),
+				secs(r.create), secs(r.fromChange), writeCols(r.conv, r.minWrites()), secs(r.cpu))
 		}
 		if c := r.churn; c != nil {
-			fmt.Fprintf(&b, "| %s | %d | %d | %s: %d created, %d deleted (%.1f/s achieved) | %s | %s | %s | %s |\n",
-				r.name, r.channels(), r.muxes, churnLabel(r.scenario), c.created, c.deleted, c.rate(), secs(c.took),
-				secs(c.fromChange), writeCols(c.writes, c.minWrites(r.muxes)), secs(c.cpu))
+			tab.row(r.name, r.channels(), r.muxes,
+				fmt.Sprintf("%s: %d created, %d deleted (%.1f/s achieved)", churnLabel(r.scenario), c.created, c.deleted, c.rate()),
+				secs(c.took), secs(c.fromChange), writeCols(c.writes, c.minWrites(r.muxes)), secs(c.cpu))
 		}
 	}
-	return b.String()
+	return tab.String()
 }
 
 func processTable(results []result) string {
-	var b strings.Builder
-	b.WriteString("| scenario | channels | peak RSS | CPU converging | idle window | idle writes + Events | idle Service updates | idle CPU | load 1m before → after |\n")
-	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
+	tab := newTable("scenario", "channels:", "peak RSS:", "CPU converging:", "idle window:", "idle writes + Events:",
+		"idle Service updates:", "idle CPU:", "load 1m before → after")
 	for _, r := range results {
-		fmt.Fprintf(&b, "| %s | %d | %s | %s | %v | %d | %d | %s | %s → %s |\n", r.name, r.channels(), mib(r.peakRSSKiB),
-			secs(r.cpu), r.idle, r.idleWrites, r.idleSvcMod, secs(r.idleCPU), r.loadBefore, r.loadAfter)
+		tab.row(r.name, r.channels(), mib(r.peakRSSKiB), secs(r.cpu), r.idle, r.idleWrites, r.idleSvcMod, secs(r.idleCPU),
+			r.loadBefore+" → "+r.loadAfter)
 	}
-	return b.String()
+	return tab.String()
 }
 
 func plannerTable(points []plannerPoint, err error) string {
@@ -195,7 +194,7 @@ func plannerTable(points []plannerPoint, err error) string {
 	b.WriteString("`go test -bench ^BenchmarkCompute$ -benchmem ./pkg/plan`, run by the bench after the scenarios: one plan " +
 		"of a mux whose channels have 2 ports each (http static, grpc auto). Python: the Python controller's " +
 		"published planning time, an external reference measured on this machine class, not re-run.\n\n")
-	b.WriteString("| channels | cold plan | steady plan | cold allocs | Python (published) | Python / svcmux cold |\n| ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	tab := newTable("channels:", "cold plan:", "steady plan:", "cold allocs:", "Python (published):", "Python / svcmux cold:")
 	sizes := map[int]bool{}
 	for _, p := range points {
 		sizes[p.channels] = true
@@ -221,9 +220,9 @@ func plannerTable(points []plannerPoint, err error) string {
 				}
 			}
 		}
-		fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %s |\n", n, msOf(cold), msOf(steady), allocsOf(cold), py, ratio)
+		tab.row(n, msOf(cold), msOf(steady), allocsOf(cold), py, ratio)
 	}
-	return b.String()
+	return b.String() + tab.String()
 }
 
 func msOf(p *plannerPoint) string {
