@@ -101,23 +101,36 @@ func (p *pass) channelsWithin(budget int) string {
 // Each ref is quoted as %q does (strconv.Quote), into one buffer: every mux slice
 // carries such a list.
 func channelsJSON(refs []string) string {
+	var b strings.Builder
+	b.Grow(channelsJSONSize(refs))
+	writeChannelsJSON(&b, refs)
+	return b.String()
+}
+
+// channelsJSONSize is the length of channelsJSON(refs) when no ref needs escaping.
+func channelsJSONSize(refs []string) int {
 	n := 2
 	for _, r := range refs {
 		n += len(r) + 4
 	}
-	b := make([]byte, 0, n)
-	b = append(b, '[')
+	return n
+}
+
+func writeChannelsJSON(b *strings.Builder, refs []string) {
+	b.WriteByte('[')
 	for i, r := range refs {
 		if i > 0 {
-			b = append(b, ", "...)
+			b.WriteString(", ")
 		}
 		if plainASCII(r) {
-			b = append(append(append(b, '"'), r...), '"') // what strconv.Quote makes of it
+			b.WriteByte('"') // what strconv.Quote makes of it
+			b.WriteString(r)
+			b.WriteByte('"')
 		} else {
-			b = strconv.AppendQuote(b, r)
+			b.WriteString(strconv.Quote(r))
 		}
 	}
-	return string(append(b, ']'))
+	b.WriteByte(']')
 }
 
 // topology renders the readable picture of the mux within budget bytes; channels

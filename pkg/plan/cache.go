@@ -73,6 +73,9 @@ func (c *Cache) sliceNames(mux string, keys []string, out []sliceName) {
 		out[i] = newSliceName(mux, keys[i])
 	}
 	c.mu.Lock()
+	if len(c.slices) == 0 {
+		c.slices = make(map[sliceKey]sliceName, len(misses)) // a new cache: sized once, not grown
+	}
 	for _, i := range misses {
 		n := out[i]
 		n.gen = c.gen
@@ -88,8 +91,8 @@ func newSliceName(mux, group string) sliceName {
 	sum := sha256.Sum256(append(buf[:0], group...))
 	var hash [8]byte
 	hex.Encode(hash[:], sum[:4])
-	base := mux + "-" + string(hash[:]) + "-"
-	return sliceName{base: base, first: base + "0"}
+	first := mux + "-" + string(hash[:]) + "-0" // one string: the base is its prefix
+	return sliceName{base: first[:len(first)-1], first: first}
 }
 
 type cacheKey struct{ namespace, name string }
@@ -161,6 +164,9 @@ func (c *Cache) projectAll(svcs []*corev1.Service, keys api.Keys, out []projecti
 		out[i] = e.pr
 	}
 	c.mu.Lock()
+	if len(c.entries) == 0 {
+		c.entries = make(map[cacheKey]*cacheEntry, len(misses)) // a new cache: sized once, not grown
+	}
 	for j, i := range misses {
 		entries[j].gen = c.gen
 		c.entries[cacheKey{svcs[i].Namespace, svcs[i].Name}] = &entries[j]

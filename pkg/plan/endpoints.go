@@ -31,6 +31,7 @@ type svcKey struct{ namespace, name string }
 type endpointsWork struct {
 	groups    map[string]*group
 	groupSlab []group
+	chanSlab  []string // the groups' channel lists: one each, as a rule
 	epSlab    []discoveryv1.Endpoint
 	portSlab  []discoveryv1.EndpointPort
 	ports     []discoveryv1.EndpointPort // the port list being built, reused
@@ -60,7 +61,8 @@ func (p *pass) buildEndpoints() {
 	}
 	tcp := corev1.ProtocolTCP
 	w := &endpointsWork{groups: make(map[string]*group, len(p.channels)), groupSlab: newSlab[group](len(p.channels)),
-		epSlab: newSlab[discoveryv1.Endpoint](endpoints), portSlab: newSlab[discoveryv1.EndpointPort](p.served), tcp: &tcp}
+		chanSlab: newSlab[string](len(p.channels)),
+		epSlab:   newSlab[discoveryv1.Endpoint](endpoints), portSlab: newSlab[discoveryv1.EndpointPort](p.served), tcp: &tcp}
 	var own []*discoveryv1.EndpointSlice
 	for _, c := range p.channels {
 		own = own[:0]
@@ -150,7 +152,8 @@ func (w *endpointsWork) add(channel string, s *discoveryv1.EndpointSlice, served
 		g = &carve(&w.groupSlab, 1)[:1][0]
 		*g = group{key: string(kb), addressType: s.AddressType,
 			ports:     append(carve(&w.portSlab, len(w.ports)), w.ports...),
-			endpoints: carve(&w.epSlab, len(s.Endpoints))}
+			endpoints: carve(&w.epSlab, len(s.Endpoints)),
+			channels:  carve(&w.chanSlab, 1)}
 		w.groups[g.key] = g
 	}
 	// A channel's slices are added one after another, so a repeat is the last one.
@@ -208,6 +211,7 @@ func (p *pass) slicesFor(groups []*group) []*discoveryv1.EndpointSlice {
 	}
 	names := make([]sliceName, len(keys))
 	p.opts.Cache.sliceNames(p.mux.Name, keys, names)
+	lists := groupChannelsJSON(groups)
 	store := make([]discoveryv1.EndpointSlice, n)
 	out := make([]*discoveryv1.EndpointSlice, 0, n)
 	owners := p.ownerReferences()
@@ -217,8 +221,8 @@ func (p *pass) slicesFor(groups []*group) []*discoveryv1.EndpointSlice {
 			continue
 		}
 		name := names[j]
+		annotations := p.endpointsAnnotations(lists[j])
 		j++
-		annotations := p.endpointsAnnotations(channelsJSON(g.channels))
 		for i := 0; i*api.MaxEndpointsPerSlice < len(g.endpoints); i++ {
 			end := min((i+1)*api.MaxEndpointsPerSlice, len(g.endpoints))
 			s := &store[len(out)]
@@ -236,6 +240,33 @@ func (p *pass) slicesFor(groups []*group) []*discoveryv1.EndpointSlice {
 	}
 	sortBy(out, func(a, b *discoveryv1.EndpointSlice) int { return strings.Compare(a.Name, b.Name) })
 	return out
+}
+
+// groupChannelsJSON is channelsJSON of the channels of each group with endpoints,
+// cut from one string: a mux has a group per channel.
+func groupChannelsJSON(groups []*group) []string {
+	size, n := 0, 0
+	for _, g := range groups {
+		if len(g.endpoints) > 0 {
+			size += channelsJSONSize(g.channels)
+			n++
+		}
+	}
+	var b strings.Builder
+	b.Grow(size)
+	ends := make([]int, 0, n)
+	for _, g := range groups {
+		if len(g.endpoints) > 0 {
+			writeChannelsJSON(&b, g.channels)
+			ends = append(ends, b.Len())
+		}
+	}
+	all, lists := b.String(), make([]string, n)
+	start := 0
+	for i, end := range ends {
+		lists[i], start = all[start:end], end
+	}
+	return lists
 }
 
 // sliceLabels are the labels of every mux slice, built once a pass and shared
