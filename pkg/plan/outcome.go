@@ -35,15 +35,9 @@ func (p *pass) buildChannels() {
 		switch {
 		case d.accepted:
 			text := &carve(&texts, 1)[:1][0]
-			*text = ports.FormatPortsAnnotation(out.Mappings)
+			out.Message, *text = p.acceptedMessage(c, out.Mappings, ignored)
 			out.PortsAnnotation = text
 			out.Reason = api.ConditionReasonAccepted
-			out.Message = "channel " + c.refStr + " is served by mux " + p.muxRef + ": " + *text
-			if len(ignored) > 0 {
-				// Only channels that set such fields see a different message: a
-				// takeover of channels without them rewrites no condition.
-				out.Message += "; ignored: " + joinIgnored(ignored)
-			}
 			p.plan.Stats.Accepted++
 		case d.kept:
 			// The annotation stays as it was: the channel serves what it served.
@@ -75,6 +69,31 @@ func (p *pass) buildChannels() {
 	for _, c := range p.channels {
 		p.plan.Stats.DeclaredPorts += len(c.svc.Spec.Ports)
 	}
+}
+
+// acceptedMessage is the Accepted condition's message, "channel <ref> is served by
+// mux <mux>: <ports annotation>", and the ports annotation, cut from it: one string
+// per channel.
+func (p *pass) acceptedMessage(c *channelView, m []ports.PortMapping, ignored []IgnoredField) (msg, annotation string) {
+	const served, by = "channel ", " is served by mux "
+	var b strings.Builder
+	b.Grow(len(served) + len(c.refStr) + len(by) + len(p.muxRef) + 2 + ports.PortsAnnotationSize(m))
+	b.WriteString(served)
+	b.WriteString(c.refStr)
+	b.WriteString(by)
+	b.WriteString(p.muxRef)
+	b.WriteString(": ")
+	start := b.Len()
+	ports.WritePortsAnnotation(&b, m)
+	end := b.Len()
+	if len(ignored) > 0 {
+		// Only channels that set such fields see a different message: a takeover
+		// of channels without them rewrites no condition.
+		b.WriteString("; ignored: ")
+		b.WriteString(joinIgnored(ignored))
+	}
+	msg = b.String()
+	return msg, msg[start:end]
 }
 
 // channelIngress is the mux's ingress as a channel shows it: the same addresses,
@@ -112,40 +131,29 @@ func portsChangeMessage(live, desired []corev1.ServicePort) string {
 		return ""
 	}
 	// A port is its name and key. Both lists are sorted by them and merged, so the
-	// thousands of ports of a new mux need no map (desired is sorted already).
-	type id struct {
-		name string
-		key  ports.Key
+	// thousands of ports of a new mux need no map; desired is sorted already (by
+	// key, and no key twice), live as the agent writes it, else a sorted copy.
+	if !isSortedBy(live, compareServicePorts) {
+		live = append([]corev1.ServicePort(nil), live...)
+		sortBy(live, compareServicePorts)
 	}
-	byID := func(a, b id) int {
-		if c := compareKeys(a.key, b.key); c != 0 {
-			return c
-		}
-		return strings.Compare(a.name, b.name)
+	if !isSortedBy(desired, compareServicePorts) {
+		desired = append([]corev1.ServicePort(nil), desired...)
+		sortBy(desired, compareServicePorts)
 	}
-	ids := func(sps []corev1.ServicePort) []id {
-		out := make([]id, 0, len(sps))
-		for _, sp := range sps {
-			out = append(out, id{sp.Name, keyOf(sp)})
-		}
-		if !isSortedBy(out, byID) {
-			sortBy(out, byID)
-		}
-		return out
-	}
-	have, want := ids(live), ids(desired)
-	var added, removed []ports.Key
-	for i, j := 0, 0; i < len(want) || j < len(have); {
+	var added, removed keyList
+	same := func(sps []corev1.ServicePort, i int) bool { return compareServicePorts(sps[i], sps[i-1]) == 0 }
+	for i, j := 0, 0; i < len(desired) || j < len(live); {
 		switch {
-		case i > 0 && i < len(want) && want[i] == want[i-1]:
+		case i > 0 && i < len(desired) && same(desired, i):
 			i++ // the same port twice counts once
-		case j > 0 && j < len(have) && have[j] == have[j-1]:
+		case j > 0 && j < len(live) && same(live, j):
 			j++
-		case j == len(have) || (i < len(want) && byID(want[i], have[j]) < 0):
-			added = append(added, want[i].key)
+		case j == len(live) || (i < len(desired) && compareServicePorts(desired[i], live[j]) < 0):
+			added.add(keyOf(desired[i]))
 			i++
-		case i == len(want) || byID(want[i], have[j]) > 0:
-			removed = append(removed, have[j].key)
+		case i == len(desired) || compareServicePorts(desired[i], live[j]) > 0:
+			removed.add(keyOf(live[j]))
 			j++
 		default:
 			i, j = i+1, j+1
@@ -154,14 +162,51 @@ func portsChangeMessage(live, desired []corev1.ServicePort) string {
 	var parts []string
 	for _, d := range []struct {
 		verb string
-		keys []ports.Key
-	}{{"Added", added}, {"Removed", removed}} {
-		if len(d.keys) == 0 {
+		keys *keyList
+	}{{"Added", &added}, {"Removed", &removed}} {
+		if d.keys.n == 0 {
 			continue
 		}
-		parts = append(parts, fmt.Sprintf("%s %d port(s): %s", d.verb, len(d.keys), joinKeys(d.keys, 20)))
+		parts = append(parts, fmt.Sprintf("%s %d port(s): %s", d.verb, d.keys.n, d.keys.String()))
 	}
 	return strings.Join(parts, "; ")
+}
+
+// compareServicePorts orders mux ports by key, then name.
+func compareServicePorts(a, b corev1.ServicePort) int {
+	if c := compareKeys(keyOf(a), keyOf(b)); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Name, b.Name)
+}
+
+// maxListedKeys is how many keys a message lists before "and N more".
+const maxListedKeys = 20
+
+// keyList counts keys and keeps the first maxListedKeys: a new mux adds thousands
+// of ports, and its message lists twenty.
+type keyList struct {
+	first []ports.Key
+	n     int
+}
+
+func (l *keyList) add(k ports.Key) {
+	if l.n < maxListedKeys {
+		l.first = append(l.first, k)
+	}
+	l.n++
+}
+
+// String lists the first keys, then "and N more".
+func (l *keyList) String() string {
+	s := make([]string, 0, len(l.first)+1)
+	for _, k := range l.first {
+		s = append(s, k.String())
+	}
+	if l.n > len(l.first) {
+		s = append(s, fmt.Sprintf("and %d more", l.n-len(l.first)))
+	}
+	return strings.Join(s, ", ")
 }
 
 // sameServicePorts is the quick check for the usual case: the live ports are the
@@ -176,17 +221,4 @@ func sameServicePorts(live, desired []corev1.ServicePort) bool {
 		}
 	}
 	return true
-}
-
-// joinKeys lists at most max keys so an event stays readable at scale.
-func joinKeys(ks []ports.Key, max int) string {
-	var s []string
-	for i, k := range ks {
-		if i == max {
-			s = append(s, fmt.Sprintf("and %d more", len(ks)-max))
-			break
-		}
-		s = append(s, k.String())
-	}
-	return strings.Join(s, ", ")
 }

@@ -166,12 +166,24 @@ type PortMapping struct {
 // FormatPortsAnnotation writes "http:8080->20000, grpc:9090->20001" in the given
 // order (the channel's spec.ports order), byte-identical to the Python controller.
 func FormatPortsAnnotation(m []PortMapping) string {
+	var b strings.Builder
+	b.Grow(PortsAnnotationSize(m)) // one allocation: the planner formats this for every channel
+	WritePortsAnnotation(&b, m)
+	return b.String()
+}
+
+// PortsAnnotationSize is an upper bound of len(FormatPortsAnnotation(m)).
+func PortsAnnotationSize(m []PortMapping) int {
 	size := 0
 	for _, p := range m {
 		size += len(p.Name) + len(":65535->65535, ")
 	}
-	var b strings.Builder
-	b.Grow(size) // one allocation: the planner formats this for every channel
+	return size
+}
+
+// WritePortsAnnotation writes FormatPortsAnnotation(m) to b, for a caller that
+// builds it into a longer string.
+func WritePortsAnnotation(b *strings.Builder, m []PortMapping) {
 	var digits [12]byte
 	for i, p := range m {
 		if i > 0 {
@@ -183,7 +195,6 @@ func FormatPortsAnnotation(m []PortMapping) string {
 		b.WriteString("->")
 		b.Write(strconv.AppendInt(digits[:0], int64(p.MuxPort), 10))
 	}
-	return b.String()
 }
 
 // MuxPortName is the mux spec.ports name of a channel port: the first 7 hex chars of
