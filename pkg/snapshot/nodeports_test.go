@@ -25,6 +25,7 @@ func TestSnapshotNamesTheServiceHoldingANodePort(t *testing.T) {
 		other("z", "np", nodePort(31001)),
 		other("a", "np", nodePort(31001)),
 		other("b", "local", corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, HealthCheckNodePort: 31003}),
+		other("c", "cluster-ip", corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80}}}),
 	}})
 	require.NoError(t, err)
 	muxSvc, err := r.Mux(api.MuxRef{Namespace: defaultNS, Name: "mux"})
@@ -41,6 +42,7 @@ func TestSnapshotNamesTheServiceHoldingANodePort(t *testing.T) {
 		{"of two holders the first by namespace/name is named", 31001, "a/np"},
 		{"a healthCheckNodePort holds its NodePort", 31003, "b/local"},
 		{"a NodePort nobody holds is free", 31004, ""},
+		{"no NodePort (0) is never held", 0, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			assert.Equal(t, tc.want, s.NodePortHolder(tc.nodePort))

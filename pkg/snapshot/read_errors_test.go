@@ -115,20 +115,6 @@ func TestAReaderWithoutStoresReadsEverythingAsEmpty(t *testing.T) {
 	assert.Equal(t, plan.Snapshot{Mux: &m}, s, "no channels, slices, Endpoints, state, and no NodePort holder to ask")
 }
 
-func TestANodePortLookupThatFailsAnswersFree(t *testing.T) {
-	l := lists()
-	l.Services = append(l.Services, corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "np"},
-		Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80, NodePort: 31000}}}})
-	r, err := FromLists(keys, defaultNS, l)
-	require.NoError(t, err)
-	m, err := r.Mux(api.MuxRef{Namespace: defaultNS, Name: "mux"})
-	require.NoError(t, err)
-	r.src.Services = breakKeys(r.src.Services, "31000")
-	s, err := r.Snapshot(m)
-	require.NoError(t, err)
-	assert.Equal(t, "", s.NodePortHolder(31000), "the API server refuses a held NodePort; the write then falls back without it")
-}
-
 func TestTwoChannelsInOneNamespaceShareItsLabels(t *testing.T) {
 	l := lists()
 	l.Services = []corev1.Service{mux(defaultNS, "mux", map[string]string{keys.AllowedNamespaceSelector: "team=a"}),
@@ -153,7 +139,6 @@ func TestIndexersSkipObjectsTheyDoNotIndex(t *testing.T) {
 	}{
 		{"the mux index skips what is not a Service", services[IndexMux], cm},
 		{"the state ConfigMap index skips what is not a Service", services[IndexStateConfigMap], cm},
-		{"the NodePort index skips what is not a Service", services[IndexNodePort], cm},
 		{"the Service index skips what is not an EndpointSlice", slices[IndexService], cm},
 		{"the Service index skips a slice without kubernetes.io/service-name", slices[IndexService], unlabelled},
 	}

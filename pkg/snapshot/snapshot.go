@@ -54,7 +54,6 @@ func ServiceIndexers(keys api.Keys, defaultMuxNamespace string) cache.Indexers {
 			}
 			return []string{svc.Namespace + "/" + plan.StateConfigMapName(svc, keys)}, nil
 		},
-		IndexNodePort: nodePortIndex,
 	}
 }
 
