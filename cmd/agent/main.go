@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/spf13/pflag"
@@ -19,10 +20,21 @@ import (
 )
 
 func main() {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(defaultGCPercent)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.LookupEnv, os.ReadFile))
 }
+
+// defaultGCPercent is the agent's GOGC unless the environment sets one. Nearly all
+// of its heap is the informer cache, which lives as long as the process; Go's
+// default of 100 lets garbage grow to the size of that cache again before each
+// collection, doubling the peak for nothing. 50 bounds the garbage at half the
+// cache, for a collector that runs twice as often over the same live heap (GC is
+// about 1% of a converging agent's CPU). GOMEMLIMIT is honoured as usual.
+const defaultGCPercent = 50
 
 // run is main without the process: it returns the exit code (0 ok, 1 the agent
 // failed, 2 bad usage).
