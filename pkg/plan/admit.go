@@ -17,11 +17,23 @@ type decision struct {
 	served   []servedPort // in spec.ports order
 }
 
-// servedPort is one channel port on the mux.
+// servedPort is one channel port on the mux. Its claim is built only for the state
+// document (claim): a cold pass serves tens of thousands of ports.
 type servedPort struct {
-	pv    *portView // into the channel's ports, which are read-only
-	key   ports.Key
-	claim state.Claim
+	ch  *channelView
+	pv  *portView // into the channel's ports, which are read-only
+	key ports.Key
+	// persisted is the claim a refused owner keeps as it was, nil for one built
+	// from the channel and key.
+	persisted *state.Claim
+}
+
+// claim is the port's claim in the state document.
+func (sp *servedPort) claim() state.Claim {
+	if sp.persisted != nil {
+		return *sp.persisted
+	}
+	return claimFor(sp.ch, *sp.pv, sp.key, sp.pv.source())
 }
 
 // admitAll decides every channel: owners first, then newcomers, each group in
@@ -142,7 +154,7 @@ func (p *pass) autoPort(c *channelView, pv portView) (ports.Key, bool, *rejectio
 func (p *pass) conflicts(c *channelView, keys []ports.Key, needAlloc []bool) *rejection {
 	var msgs []string
 	for i, pv := range c.ports {
-		if other, ok := p.names[pv.muxName]; ok && other != pv.claimKey {
+		if other, ok := p.names[pv.nameKey]; ok && other != pv.claimKey {
 			msgs = append(msgs, fmt.Sprintf("mux port name %s of %s:%s collides with %s", pv.muxName, c.ref, pv.name, other))
 		}
 		if needAlloc[i] {
@@ -202,8 +214,8 @@ func (p *pass) commit(c *channelView, keys []ports.Key) decision {
 	for i := range c.ports {
 		pv := &c.ports[i]
 		p.ledger.Reserve(keys[i], pv.owner)
-		p.names[pv.muxName] = pv.claimKey
-		d.served = append(d.served, servedPort{pv: pv, key: keys[i], claim: p.claimFor(c, *pv, keys[i], pv.source())})
+		p.names[pv.nameKey] = pv.claimKey
+		d.served = append(d.served, servedPort{ch: c, pv: pv, key: keys[i]})
 	}
 	p.served += len(keys)
 	return d
@@ -220,23 +232,19 @@ func (p *pass) refuse(c *channelView, why *rejection) decision {
 		if !ok {
 			continue
 		}
-		if other, used := p.names[pv.muxName]; used && other != pv.claimKey {
+		if other, used := p.names[pv.nameKey]; used && other != pv.claimKey {
 			// A colliding name cannot be served twice: the earlier owner keeps it.
 			if owner, _ := p.ledger.Owner(h.key); owner == c.owner(pv) {
 				p.ledger.Release(h.key)
 			}
 			continue
 		}
-		cl := p.claimFor(c, pv, h.key, pv.source())
-		if h.claim != nil {
-			cl = *h.claim
-		}
-		kept = append(kept, servedPort{pv: &c.ports[i], key: h.key, claim: cl})
+		kept = append(kept, servedPort{ch: c, pv: &c.ports[i], key: h.key, persisted: h.claim})
 	}
 	if len(kept) > 0 && (p.limit == 0 || p.served+len(kept) <= p.limit) {
 		d.kept, d.served = true, kept
 		for _, sp := range kept {
-			p.names[sp.pv.muxName] = sp.pv.claimKey
+			p.names[sp.pv.nameKey] = sp.pv.claimKey
 		}
 		p.served += len(kept)
 		return d
@@ -249,7 +257,7 @@ func (p *pass) refuse(c *channelView, why *rejection) decision {
 	return d
 }
 
-func (p *pass) claimFor(c *channelView, pv portView, k ports.Key, source string) state.Claim {
+func claimFor(c *channelView, pv portView, k ports.Key, source string) state.Claim {
 	return state.Claim{
 		Namespace: c.ref.Namespace, Service: c.ref.Name, PortName: pv.name, Protocol: pv.protocol,
 		ChannelPort: pv.channelPort, MuxPort: k.Port, Source: source,

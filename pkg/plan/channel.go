@@ -27,6 +27,7 @@ type portView struct {
 	protocol    corev1.Protocol
 	channelPort int32
 	muxName     string // 7-hex hash: the mux port name and the port's identity on the mux
+	nameKey     uint32 // muxName's value: the pass indexes names by it, hashing no string
 	claimKey    string // protocol:namespace:service:portName, the state document's key
 	owner       string // namespace/service:hash, how conflict messages name the owner
 	kind        mappingKind
@@ -123,6 +124,22 @@ func channelStrings(svc *corev1.Service) string {
 	return b.String()
 }
 
+// muxNameKey is the number a mux port name (7 lowercase hex digits) spells: two
+// names are equal exactly when their keys are.
+func muxNameKey(name string) uint32 {
+	var k uint32
+	for i := 0; i < len(name); i++ {
+		c := uint32(name[i])
+		if c <= '9' {
+			c -= '0'
+		} else {
+			c -= 'a' - 10
+		}
+		k = k<<4 | c
+	}
+	return k
+}
+
 func protocolOrTCP(p corev1.Protocol) corev1.Protocol {
 	if p == "" {
 		return corev1.ProtocolTCP
@@ -158,6 +175,7 @@ func projectPorts(svc *corev1.Service, keys api.Keys, slab *[]portView) projecti
 			protocol:    proto,
 			channelPort: sp.Port,
 			muxName:     owner[refLen+1:],
+			nameKey:     muxNameKey(owner[refLen+1:]),
 			owner:       owner,
 			claimKey:    claimKey,
 			kind:        mapDefault,
@@ -180,7 +198,8 @@ func projectPorts(svc *corev1.Service, keys api.Keys, slab *[]portView) projecti
 	}
 	// A list, not a map: a channel names a handful of ports, and this runs for every
 	// channel of every pass.
-	mapping, err := ports.ParseExternalPortList(svc.Annotations[keys.ExternalPorts])
+	var buf [4]ports.ExternalPort
+	mapping, err := ports.AppendExternalPortList(buf[:0], svc.Annotations[keys.ExternalPorts])
 	if err != nil {
 		pr.invalid = &rejection{reason: api.ReasonInvalidPortMapping,
 			message: fmt.Sprintf("channel %s: annotation %s: %v", pr.refStr, keys.ExternalPorts, err)}

@@ -37,7 +37,7 @@ type pass struct {
 
 	ledger     *ports.Ledger
 	held       map[string]holding // claim key -> key held when the pass started
-	names      map[string]string  // mux port name -> claim key of the identity using it
+	names      map[uint32]string  // mux port name (its nameKey) -> claim key of the identity using it
 	served     int
 	servedSlab []servedPort // backs the decisions' served ports
 
@@ -152,7 +152,7 @@ func (p *pass) project() {
 	}
 	p.ports = n
 	p.held = make(map[string]holding, min(n, len(p.oldDoc.Claims)))
-	p.names = make(map[string]string, n)
+	p.names = make(map[uint32]string, n)
 	p.ledger = ports.NewLedgerSize(n)
 	p.servedSlab = newSlab[servedPort](n)
 }
@@ -184,7 +184,7 @@ func (p *pass) buildState() {
 	sortBy(all, func(a, b *servedPort) int { return strings.Compare(a.pv.claimKey, b.pv.claimKey) })
 	doc := state.Document{Mux: p.mux, Claims: make([]state.Claim, len(all))}
 	for i, sp := range all {
-		doc.Claims[i] = sp.claim
+		doc.Claims[i] = sp.claim()
 	}
 	sp := &p.plan.State
 	sp.Document = doc

@@ -54,7 +54,14 @@ type ExternalPort struct {
 // it is first listed, with its last value. A channel names a handful of ports, so
 // the planner scans this list instead of building a map per channel per pass.
 func ParseExternalPortList(s string) ([]ExternalPort, error) {
-	var result []ExternalPort
+	return AppendExternalPortList(nil, s)
+}
+
+// AppendExternalPortList is ParseExternalPortList appending to dst (which must not
+// name a port yet), so the planner parses into a buffer on its stack; on error it
+// returns nil.
+func AppendExternalPortList(dst []ExternalPort, s string) ([]ExternalPort, error) {
+	result := dst
 	var bad []string
 	for more := true; more; {
 		var item string
