@@ -134,7 +134,8 @@ func writeChannelsJSON(b *strings.Builder, refs []string) {
 }
 
 // topology renders the readable picture of the mux within budget bytes; channels
-// that do not fit are counted on a "… and N more channel(s)" line.
+// that do not fit are counted on a "… and N more channel(s)" line. Its lines are
+// joined by "\n"; each channel's block is built in one reused buffer.
 func (p *pass) topology(dns string, budget int) string {
 	var head []string
 	if dns != "" {
@@ -143,54 +144,79 @@ func (p *pass) topology(dns string, budget int) string {
 	head = append(head, "Channels:")
 	footer := []string{"", fmt.Sprintf("Summary: %d channel(s), %d port(s), %d backend pod(s)",
 		p.plan.Stats.Channels, p.plan.Stats.DeclaredPorts, p.plan.Stats.ReadyPods)}
-	size := len(strings.Join(head, "\n")) + len(strings.Join(footer, "\n")) + 1
+	headText, footerText := strings.Join(head, "\n"), strings.Join(footer, "\n")
+	size := len(headText) + len(footerText) + 1
 	// Reserve room for the overflow line so it always fits.
 	reserve := len(fmt.Sprintf("\n  … and %d more channel(s)", len(p.channels)))
-	body := []string{}
+	var b strings.Builder
+	b.WriteString(headText)
+	var block []byte
 	for i, c := range p.channels {
-		block := p.channelBlock(c, dns)
+		block = p.appendChannelBlock(block[:0], c, dns)
 		if size+len(block)+1+reserve > budget {
-			body = append(body, fmt.Sprintf("  … and %d more channel(s)", len(p.channels)-i))
+			fmt.Fprintf(&b, "\n  … and %d more channel(s)", len(p.channels)-i)
 			break
 		}
 		size += len(block) + 1
-		body = append(body, block)
+		b.WriteByte('\n')
+		b.Write(block)
 	}
-	lines := append(append(head, body...), footer...)
-	return strings.Join(lines, "\n")
+	b.WriteByte('\n')
+	b.WriteString(footerText)
+	return b.String()
 }
 
-func (p *pass) channelBlock(c *channelView, muxDNS string) string {
-	dns := muxDNS
-	if dns == "" {
-		dns = "pending"
-	}
+// appendChannelBlock appends one channel's lines of the topology.
+func (p *pass) appendChannelBlock(b []byte, c *channelView, muxDNS string) []byte {
+	b = append(b, "  - "...)
+	b = append(b, c.refStr...)
+	b = append(b, "\n    DNS: "...)
 	if hosts := splitList(c.svc.Annotations[p.keys.ExternalDNSHostname]); len(hosts) > 0 {
-		dns = hosts[0]
+		b = append(b, hosts[0]...)
 		if len(hosts) > 1 {
-			dns += fmt.Sprintf(" (+%d more)", len(hosts)-1)
+			b = append(b, " (+"...)
+			b = strconv.AppendInt(b, int64(len(hosts)-1), 10)
+			b = append(b, " more)"...)
 		}
-		dns += " (custom)"
+		b = append(b, " (custom)"...)
+	} else if muxDNS != "" {
+		b = append(b, muxDNS...)
+	} else {
+		b = append(b, "pending"...)
 	}
-	mapped := map[string]int32{}
-	for _, sp := range c.decision.served {
-		mapped[sp.pv.name] = sp.key.Port
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "  - %s\n    DNS: %s\n    Ports:", c.ref, dns)
+	b = append(b, "\n    Ports:"...)
+	served := c.decision.served
 	for _, sp := range c.svc.Spec.Ports {
 		name := sp.Name
 		if name == "" {
 			name = "unnamed"
 		}
-		if mp, ok := mapped[sp.Name]; ok && sp.Name != "" {
-			fmt.Fprintf(&b, " %s:%d->%d", name, sp.Port, mp)
+		b = append(b, ' ')
+		b = append(b, name...)
+		b = append(b, ':')
+		b = strconv.AppendInt(b, int64(sp.Port), 10)
+		b = append(b, "->"...)
+		if mp, ok := servedPortNamed(served, sp.Name); ok && sp.Name != "" {
+			b = strconv.AppendInt(b, int64(mp), 10)
 		} else {
-			fmt.Fprintf(&b, " %s:%d->pending", name, sp.Port)
+			b = append(b, "pending"...)
 		}
 	}
-	fmt.Fprintf(&b, "\n    Backend: %d pod(s) ready", c.ready)
-	return b.String()
+	b = append(b, "\n    Backend: "...)
+	b = strconv.AppendInt(b, int64(c.ready), 10)
+	return append(b, " pod(s) ready"...)
+}
+
+// servedPortNamed is the mux port of the served port named name (the last one, as a
+// map from names would hold): a channel has a handful of ports, so a scan.
+func servedPortNamed(served []servedPort, name string) (int32, bool) {
+	port, ok := int32(0), false
+	for i := range served {
+		if served[i].pv.name == name {
+			port, ok = served[i].key.Port, true
+		}
+	}
+	return port, ok
 }
 
 // splitList splits a comma list, trimming items and skipping empty ones.

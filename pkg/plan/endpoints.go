@@ -176,18 +176,26 @@ func (w *endpointsWork) add(channel string, s *discoveryv1.EndpointSlice, served
 
 // sortEndpoints orders by first address and drops repeats of the same address.
 func sortEndpoints(g *group) {
+	eps := g.endpoints
+	if len(eps) < 2 {
+		return
+	}
 	byAddress := func(a, b discoveryv1.Endpoint) int { return strings.Compare(a.Addresses[0], b.Addresses[0]) }
-	if !isSortedBy(g.endpoints, byAddress) {
-		sortStableBy(g.endpoints, byAddress)
+	if !isSortedBy(eps, byAddress) {
+		sortStableBy(eps, byAddress)
 	}
-	out := g.endpoints[:0]
-	for i, e := range g.endpoints {
-		if i > 0 && e.Addresses[0] == g.endpoints[i-1].Addresses[0] {
-			continue
+	// Endpoints are moved only from the first repeat on: most groups have none.
+	n := 1
+	for n < len(eps) && eps[n].Addresses[0] != eps[n-1].Addresses[0] {
+		n++
+	}
+	for i := n + 1; i < len(eps); i++ {
+		if eps[i].Addresses[0] != eps[i-1].Addresses[0] {
+			eps[n] = eps[i]
+			n++
 		}
-		out = append(out, e)
 	}
-	g.endpoints = out
+	g.endpoints = eps[:n]
 }
 
 // slicesFor cuts each group into slices of at most 100 endpoints, named after the
