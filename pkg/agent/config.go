@@ -57,7 +57,8 @@ type Config struct {
 	KubeAPIBurst            int
 	Workers                 int
 	ChannelWriteConcurrency int
-	// CoalesceWindow delays a mux's pass so changes arriving together share it.
+	// CoalesceWindow delays a mux's pass until its changes pause for that long (at
+	// most coalesceMaxWindows windows), so changes arriving together share it.
 	CoalesceWindow time.Duration
 	// NamespaceSelector lets muxes admit channels by Namespace labels (SPEC §10):
 	// the agent then watches Namespaces, from the first mux with a selector on.
@@ -119,7 +120,7 @@ func (c *Config) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&c.KubeAPIBurst, "kube-api-burst", c.KubeAPIBurst, "client-side burst of API requests")
 	fs.IntVar(&c.Workers, "workers", c.Workers, "muxes reconciled in parallel")
 	fs.DurationVar(&c.CoalesceWindow, "coalesce-window", c.CoalesceWindow,
-		"how long a changed mux waits before its pass, so changes arriving together share one pass (0: none)")
+		"how long a changed mux waits for its changes to pause before its pass, so changes arriving together share one pass; at most 10 windows after the first (0: none)")
 	fs.IntVar(&c.ChannelWriteConcurrency, "channel-write-concurrency", c.ChannelWriteConcurrency,
 		"writes in flight at once within one mux pass")
 	fs.BoolVar(&c.NamespaceSelector, "namespace-selector", c.NamespaceSelector,

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"sync/atomic"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -18,7 +17,6 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/record"
-	"k8s.io/client-go/util/workqueue"
 
 	"github.com/nowakeai/svcmux/pkg/api"
 	"github.com/nowakeai/svcmux/pkg/snapshot"
@@ -137,17 +135,6 @@ func rememberEvents(ctx context.Context, dryRun bool, client kubernetes.Interfac
 		return
 	}
 	log.Debug("remembered earlier events", "count", events.seed(own))
-}
-
-// coalescing is how handlers queue a key. Changes that arrive together (a
-// Deployment's pods turning ready, a batch of channels applied by GitOps) are
-// planned in one pass: a key waits window before a worker gets it, and repeats
-// within it merge.
-func coalescing(queue workqueue.TypedRateLimitingInterface[string], window time.Duration) func(string) {
-	if window <= 0 {
-		return queue.Add
-	}
-	return func(key string) { queue.AddAfter(key, window) }
 }
 
 // serveHTTP serves /metrics, /healthz (the leader renews its Lease) and /readyz
