@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/nowakeai/svcmux/test/agentrun"
+	"github.com/nowakeai/svcmux/test/benchreport"
 	"github.com/nowakeai/svcmux/test/controlplane"
 	"github.com/nowakeai/svcmux/test/world"
 )
@@ -57,8 +58,13 @@ func TestConvergence(t *testing.T) {
 		}
 		idle = d
 	}
-	rep := report{started: time.Now(), loadStart: loadAvgs(), tree: gitTree(),
-		controlPlane: filepath.Base(filepath.Dir(cp.BinDir())), idle: idle}
+	rep := report{started: time.Now(), loadStart: benchreport.LoadAvg(), tree: benchreport.Tree(),
+		controlPlane: benchreport.ControlPlane(cp.BinDir()), idle: idle}
+	// The report is named for the start: the date and the commit measured.
+	base, err := benchreport.ResultsPath("")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, sc := range benchScenarios {
 		t.Run(sc.name, func(t *testing.T) {
 			rep.results = append(rep.results, runScenario(t, cp, sc, idle))
@@ -69,8 +75,7 @@ func TestConvergence(t *testing.T) {
 	}
 	rep.planner, rep.plannerErr = runPlannerBench(t)
 	rep.agentHelp = agentHelp()
-	rep.loadEnd = loadAvgs()
-	base := filepath.Join("results", rep.started.UTC().Format("2006-01-02")+"-"+gitShort())
+	rep.loadEnd = benchreport.LoadAvg()
 	md, err := rep.write(base)
 	if err != nil {
 		t.Errorf("writing the report: %v", err)

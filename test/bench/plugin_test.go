@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -14,6 +13,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/nowakeai/svcmux/test/benchreport"
 	"github.com/nowakeai/svcmux/test/controlplane"
 	"github.com/nowakeai/svcmux/test/pluginrun"
 )
@@ -82,7 +82,10 @@ func TestPluginReadsAgainstKubectlGet(t *testing.T) {
 	}
 	report := formatPluginReport(sc, rows)
 	fmt.Print("\n" + report)
-	path := filepath.Join("results", time.Now().UTC().Format("2006-01-02")+"-"+gitShort()+"-plugin.md")
+	path, err := benchreport.ResultsPath("-plugin.md")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(path, []byte(report), 0o644); err != nil {
 		t.Errorf("write %s: %v", path, err)
 	}
@@ -120,18 +123,10 @@ func pluginHas(bin, command string) bool {
 	return strings.Contains(string(out), "\n  "+command+" ")
 }
 
-func gitShort() string {
-	out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
-	if err != nil {
-		return "unknown"
-	}
-	return strings.TrimSpace(string(out))
-}
-
 func formatPluginReport(sc scenario, rows []benchRow) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# kubectl svcmux read benchmark (test/bench TestPluginReadsAgainstKubectlGet; make bench-e2e)\n\n")
-	fmt.Fprintf(&b, "- run %s, %d CPUs, %s, tree %s\n", time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.NumCPU(), runtime.Version(), gitTree())
+	fmt.Fprintf(&b, "- run %s, %d CPUs, %s, tree %s\n", time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.NumCPU(), runtime.Version(), benchreport.Tree())
 	fmt.Fprintf(&b, "- cluster: %d channels on %d muxes, converged by the real agent; plugin built by `go build` (no ldflags)\n", sc.channels(), sc.muxes)
 	fmt.Fprintf(&b, "- each command run %d times, median and fastest wall time of the whole process; yardstick: the first row\n\n", pluginRuns)
 	tab := newTable("command", "median", "fastest", "output bytes", "median / yardstick")

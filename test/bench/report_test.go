@@ -4,12 +4,13 @@ import (
 	"fmt"
 	"maps"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/nowakeai/svcmux/test/benchreport"
 )
 
 // report is what TestConvergence writes to test/bench/results/<date>-<commit>.md,
@@ -54,12 +55,12 @@ func (rep report) markdown(charts []string) string {
 		"(etcd, kube-apiserver, kube-controller-manager) with the real agent binary. The figures are reported, " +
 		"not asserted; the only assertion is 0 writes when idle.\n\n")
 	b.WriteString("## Machine and flags\n\n")
-	fmt.Fprintf(&b, "- CPU: %s, %d cores (GOMAXPROCS %d), Linux %s\n", cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0), kernel())
+	fmt.Fprintf(&b, "- CPU: %s\n", benchreport.Machine())
 	fmt.Fprintf(&b, "- load average (1, 5, 15 min) at start: %s; at end: %s. The machine is shared: other work may have been running.\n",
 		rep.loadStart, rep.loadEnd)
 	fmt.Fprintf(&b, "- %s; control plane %s; tree %s\n", runtime.Version(), rep.controlPlane, rep.tree)
 	fmt.Fprintf(&b, "- bench: %d client workers create the channels and make the floor's writes; idle window %v; environment: %s\n",
-		workers, rep.idle, benchEnv())
+		workers, rep.idle, benchreport.Env())
 	fmt.Fprintf(&b, "- agent: `%s` (agentrun adds `--kubeconfig`, `--leader-elect=false` and loopback metrics and probe addresses); "+
 		"every other flag at its default, as its `--help` prints them:\n\n", strings.Join(agentArgs("<scenario namespace>", "info"), " "))
 	fmt.Fprintf(&b, "<details><summary>svcmux-agent --help</summary>\n\n```\n%s\n```\n</details>\n\n", rep.agentHelp)
@@ -237,66 +238,6 @@ func allocsOf(p *plannerPoint) string {
 		return ""
 	}
 	return fmt.Sprintf("%.0f", p.allocsPerOp)
-}
-
-// --- the machine -----------------------------------------------------------------
-
-func cpuModel() string {
-	b, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return "unknown"
-	}
-	for line := range strings.Lines(string(b)) {
-		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return "unknown"
-}
-
-func kernel() string {
-	b, err := os.ReadFile("/proc/sys/kernel/osrelease")
-	if err != nil {
-		return "unknown"
-	}
-	return strings.TrimSpace(string(b))
-}
-
-// loadAvgs is the 1, 5 and 15 minute load averages.
-func loadAvgs() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	return strings.Join(strings.Fields(string(b))[:3], " ")
-}
-
-// benchEnv is the environment that changes what the bench or the agent does:
-// SVCMUX_* (the agent reads SVCMUX_<FLAG> for flags not given), GOMAXPROCS, GOFLAGS.
-func benchEnv() string {
-	var out []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "SVCMUX_") || k == "GOMAXPROCS" || k == "GOFLAGS" || k == "CI" {
-			out = append(out, "`"+kv+"`")
-		}
-	}
-	slices.Sort(out)
-	return strings.Join(out, ", ")
-}
-
-// gitTree names the commit the agent was built from, and whether the work tree
-// had changes.
-func gitTree() string {
-	head, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
-	if err != nil {
-		return "unknown"
-	}
-	tree := strings.TrimSpace(string(head))
-	if out, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(out) > 0 {
-		tree += " + uncommitted changes"
-	}
-	return tree
 }
 
 func secs(d time.Duration) string { return fmt.Sprintf("%.2fs", d.Seconds()) }

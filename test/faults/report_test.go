@@ -3,12 +3,12 @@ package faults
 import (
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/nowakeai/svcmux/test/benchreport"
 )
 
 // section is one fault's figures in the report.
@@ -21,7 +21,10 @@ var (
 	reportMu sync.Mutex
 	sections []section
 	began    = time.Now().UTC()
-	commit   = gitShort() // once: other commits may land while the faults run
+	commit   = benchreport.Commit() // once: other commits may land while the faults run
+	// reportPath is named once too, for the same reason: every fault rewrites
+	// the same file.
+	reportPath, reportPathErr = benchreport.ResultsPath("-faults.md")
 )
 
 // record adds a fault's figures and, under SVCMUX_FAULTS=1, rewrites the report
@@ -33,9 +36,12 @@ func record(s section) {
 	if os.Getenv(EnvFaults) != "1" {
 		return
 	}
-	path := filepath.Join("..", "bench", "results", began.Format("2006-01-02")+"-"+commit+"-faults.md")
-	if err := os.WriteFile(path, []byte(reportText()), 0o644); err != nil {
-		fmt.Fprintf(os.Stderr, "faults: writing %s: %v\n", path, err)
+	if reportPathErr != nil {
+		fmt.Fprintf(os.Stderr, "faults: no report: %v\n", reportPathErr)
+		return
+	}
+	if err := os.WriteFile(reportPath, []byte(reportText()), 0o644); err != nil {
+		fmt.Fprintf(os.Stderr, "faults: writing %s: %v\n", reportPath, err)
 	}
 }
 
@@ -43,7 +49,7 @@ func reportText() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Fault evidence (issue 17)\n\n")
 	fmt.Fprintf(&b, "Written by `make faults` (test/faults, %s=1) at %s, commit %s (tree %s), on %d CPU(s) %s/%s.\n",
-		EnvFaults, began.Format(time.RFC3339), commit, gitDirty(), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH)
+		EnvFaults, began.Format(time.RFC3339), commit, treeState(), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH)
 	fmt.Fprintf(&b, "The agent runs with the flags named per fault on top of the defaults (QPS 1000/burst 2000, 4 workers,\n")
 	fmt.Fprintf(&b, "32 writes in flight, coalesce 100ms). Every fault is watched by one observer that records each\n")
 	fmt.Fprintf(&b, "published mux port (number, protocol, NodePort), each claim and each channel's ports annotation,\n")
@@ -58,17 +64,9 @@ func reportText() string {
 	return b.String()
 }
 
-func gitShort() string {
-	out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
-	if err != nil {
-		return "nogit"
-	}
-	return strings.TrimSpace(string(out))
-}
-
-func gitDirty() string {
-	out, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output()
-	if err != nil || len(strings.TrimSpace(string(out))) > 0 {
+// treeState is the report's word for the work tree.
+func treeState() string {
+	if benchreport.Dirty() {
 		return "with uncommitted changes"
 	}
 	return "clean"
