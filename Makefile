@@ -172,6 +172,16 @@ BENCH_RUN ?= ^(TestConvergence|TestPluginReadsAgainstKubectlGet)$$
 bench-e2e: testenv
 	SVCMUX_BENCH=1 $(GO) test -count=1 -timeout 120m -v -run '$(BENCH_RUN)' ./test/bench
 
+## bench-latency: time to first connection through the mux (test/traffic TestTimeToFirstConnection
+## at 50 channels, SVCMUX_BENCH=1): each channel created about two a second, timed from its create to
+## the mux port written and the mux endpoints ready (agent) and the first answer via the cluster IP
+## and the load-balancer IP (kube-proxy); p50/p99/max per stage with the machine, the agent's flags
+## and kube-proxy's mode and min sync period. Writes test/bench/results/<date>-<commit>-latency.md.
+## `make test` runs it at 10 channels: every channel answered on both paths, every stage observed.
+.PHONY: bench-latency
+bench-latency: testenv
+	SVCMUX_BENCH=1 $(GO) test -count=1 -v -run '^TestTimeToFirstConnection$$' ./test/traffic
+
 ## faults: the fault scenarios of test/faults at the issue's sizes (SVCMUX_FAULTS=1): a leader
 ## paused past its lease, the agent SIGKILLed 20 times while 1,000 auto channels converge, a
 ## GitOps tool re-applying the placeholder port every second for 60 s, kube-apiserver restarted
