@@ -18,11 +18,15 @@ import (
 func OwnedSlices(live []*discoveryv1.EndpointSlice) []*discoveryv1.EndpointSlice {
 	var out []*discoveryv1.EndpointSlice
 	for _, s := range live {
-		if s.Labels[discoveryv1.LabelManagedBy] == api.EndpointSliceManagedBy {
+		if isOwnedSlice(s) {
 			out = append(out, s)
 		}
 	}
 	return out
+}
+
+func isOwnedSlice(s *discoveryv1.EndpointSlice) bool {
+	return s.Labels[discoveryv1.LabelManagedBy] == api.EndpointSliceManagedBy
 }
 
 // SliceDiffers reports whether live differs from desired in a field svcmux owns.
@@ -33,6 +37,38 @@ func SliceDiffers(desired, live *discoveryv1.EndpointSlice) bool {
 		!metaContains(live.Labels, desired.Labels) ||
 		!metaContains(live.Annotations, desired.Annotations) ||
 		!sameOwners(desired.OwnerReferences, live.OwnerReferences)
+}
+
+// sliceDiffers is SliceDiffers with desired's labels given as pairs: a pass
+// compares thousands of slices that share one label map.
+func sliceDiffers(desired, live *discoveryv1.EndpointSlice, labels []pair) bool {
+	return desired.AddressType != live.AddressType ||
+		!sameEndpoints(desired.Endpoints, live.Endpoints) ||
+		!samePorts(desired.Ports, live.Ports) ||
+		!pairsContained(live.Labels, labels) ||
+		!metaContains(live.Annotations, desired.Annotations) ||
+		!sameOwners(desired.OwnerReferences, live.OwnerReferences)
+}
+
+// pair is one key and value of a label or annotation map.
+type pair struct{ key, value string }
+
+func pairsOf(m map[string]string) []pair {
+	out := make([]pair, 0, len(m))
+	for k, v := range m {
+		out = append(out, pair{k, v})
+	}
+	return out
+}
+
+// pairsContained is metaContains with want as pairs.
+func pairsContained(have map[string]string, want []pair) bool {
+	for _, w := range want {
+		if hv, ok := have[w.key]; !ok || hv != w.value {
+			return false
+		}
+	}
+	return true
 }
 
 func sameOwners(a, b []metav1.OwnerReference) bool {
@@ -134,14 +170,19 @@ func (p *pass) endpointEvents() {
 	var liveSet, wantSet tupleSet
 	created, changed := false, false
 	if p.opts.EndpointsMode.slices() {
-		owned := OwnedSlices(p.snap.MuxSlices)
-		liveByName := make(map[string]*discoveryv1.EndpointSlice, len(owned))
-		for _, s := range owned {
-			liveByName[s.Name] = s
+		owned := 0 // OwnedSlices, counted: the list is only needed for a diff
+		liveByName := make(map[string]*discoveryv1.EndpointSlice, len(p.snap.MuxSlices))
+		for _, s := range p.snap.MuxSlices {
+			if isOwnedSlice(s) {
+				liveByName[s.Name] = s
+				owned++
+			}
 		}
-		created = len(owned) == 0 && len(p.plan.Slices) > 0
+		created = owned == 0 && len(p.plan.Slices) > 0
+		// Every desired slice carries the pass's labels: their pairs are listed once.
+		labels := pairsOf(p.sliceLabels())
 		for _, s := range p.plan.Slices {
-			if l, ok := liveByName[s.Name]; !ok || SliceDiffers(s, l) {
+			if l, ok := liveByName[s.Name]; !ok || sliceDiffers(s, l, labels) {
 				changed = true
 			}
 			delete(liveByName, s.Name)
@@ -149,6 +190,7 @@ func (p *pass) endpointEvents() {
 		changed = !created && (changed || len(liveByName) > 0)
 		// The readable diff is only built when there is something to tell.
 		if created || changed {
+			owned := OwnedSlices(p.snap.MuxSlices)
 			liveSet.grow(owned)
 			for _, s := range owned {
 				liveSet.addSlice(s)

@@ -22,9 +22,11 @@ import (
 // restored, and plans the memory's write. It runs after buildPorts.
 func (p *pass) buildNodePorts() {
 	old, invalid := p.readNodePorts()
-	live := make(map[string]corev1.ServicePort, len(p.snap.Mux.Spec.Ports))
-	for _, sp := range p.snap.Mux.Spec.Ports {
-		live[sp.Name] = sp
+	// The live ports by name, as indexes: a ServicePort is 80 bytes, a mux has
+	// thousands. A later port of the same name wins, as a map of ports would hold.
+	live := livePorts{ports: p.snap.Mux.Spec.Ports, byName: make(map[string]int32, len(p.snap.Mux.Spec.Ports))}
+	for i, sp := range live.ports {
+		live.byName[sp.Name] = int32(i)
 	}
 	if allocatesNodePorts(p.snap.Mux) {
 		p.restoreNodePorts(old, live)
@@ -78,19 +80,19 @@ func (p *pass) readNodePorts() (mem state.NodePorts, invalid bool) {
 // mux lacks, unless the NodePort is held: by a live port that stays (it keeps its
 // NodePort by name), by a port restored before it, or by another Service. A held
 // one is left to the API server, with a Warning.
-func (p *pass) restoreNodePorts(old state.NodePorts, live map[string]corev1.ServicePort) {
+func (p *pass) restoreNodePorts(old state.NodePorts, live livePorts) {
 	if len(old) == 0 {
 		return
 	}
 	mine := map[int32]string{} // NodePort -> name of the planned port that will hold it
 	for _, sp := range p.plan.Ports {
-		if l, ok := live[sp.Name]; ok && l.NodePort != 0 {
+		if l, ok := live.get(sp.Name); ok && l.NodePort != 0 {
 			mine[l.NodePort] = sp.Name
 		}
 	}
 	for i := range p.plan.Ports {
 		sp := &p.plan.Ports[i]
-		if _, ok := live[sp.Name]; ok {
+		if _, ok := live.get(sp.Name); ok {
 			continue
 		}
 		m, ok := old.Get(sp.Name)
@@ -120,13 +122,13 @@ func (p *pass) restoreNodePorts(old state.NodePorts, live map[string]corev1.Serv
 // placeholder), the live NodePort when the live mux has the port, else the
 // remembered one; ports no longer planned are forgotten. A live port without a
 // NodePort (allocateLoadBalancerNodePorts: false) has nothing to remember.
-func rememberNodePorts(old state.NodePorts, planned []corev1.ServicePort, live map[string]corev1.ServicePort) state.NodePorts {
+func rememberNodePorts(old state.NodePorts, planned []corev1.ServicePort, live livePorts) state.NodePorts {
 	var out state.NodePorts
 	for _, sp := range planned {
 		if sp.Name == api.PlaceholderPortName && sp.Port == api.PlaceholderPort {
 			continue
 		}
-		if l, ok := live[sp.Name]; ok {
+		if l, ok := live.get(sp.Name); ok {
 			if l.NodePort != 0 {
 				out = append(out, state.NodePort{Name: sp.Name, Port: sp.Port, Protocol: protocolOf(sp), NodePort: l.NodePort})
 			}
@@ -137,6 +139,20 @@ func rememberNodePorts(old state.NodePorts, planned []corev1.ServicePort, live m
 		}
 	}
 	return sortNodePorts(out)
+}
+
+// livePorts finds the live mux ports by name.
+type livePorts struct {
+	ports  []corev1.ServicePort
+	byName map[string]int32
+}
+
+func (l livePorts) get(name string) (corev1.ServicePort, bool) {
+	i, ok := l.byName[name]
+	if !ok {
+		return corev1.ServicePort{}, false
+	}
+	return l.ports[i], true
 }
 
 // sortNodePorts sorts by name (the planned ports are sorted by port number).
