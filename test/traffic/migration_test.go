@@ -120,7 +120,7 @@ func pythonMux(w *world, channels []*pyChannel) *corev1.Service {
 	}
 	w.DropFinalizersAtEnd(names...)
 	finalizers := []string{w.Key("finalizer")}
-	mux := w.CreateService(&corev1.Service{
+	w.CreateService(&corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Name: "mux", Namespace: w.ns, Finalizers: finalizers, Annotations: map[string]string{
 			w.Key("multiplexer"): "true",
 			w.Key("port-range"):  "23000-23009",
@@ -128,7 +128,7 @@ func pythonMux(w *world, channels []*pyChannel) *corev1.Service {
 		}},
 		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, Ports: ports},
 	})
-	mux = w.SetIngress("mux", nextLoadBalancerIP())
+	mux := w.SetIngress("mux", nextLoadBalancerIP())
 	for _, ch := range channels {
 		ann := map[string]string{w.Key("ports"): ch.ports}
 		if ch.auto {
