@@ -33,11 +33,15 @@ type apiServer struct {
 	// on arrived and then held until the test sends on release: a barrier, so
 	// a test sees exactly how many requests are in flight without a delay.
 	arrived, release chan struct{}
+	// hold keeps a request ("METHOD path") until its channel is closed; arrivals,
+	// when set, is told "METHOD path" of every request as it comes in.
+	hold     map[string]chan struct{}
+	arrivals chan string
 }
 
 func newAPIServer(t *testing.T, existing ...string) (*apiServer, kubernetes.Interface) {
 	t.Helper()
-	s := &apiServer{objects: map[string]bool{}, versions: map[string]int{}, delay: map[string]time.Duration{}}
+	s := &apiServer{objects: map[string]bool{}, versions: map[string]int{}, delay: map[string]time.Duration{}, hold: map[string]chan struct{}{}}
 	for _, p := range existing {
 		s.objects[p] = true
 		s.versions[p] = 20
@@ -67,7 +71,15 @@ func (s *apiServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.maxInFlight = max(s.maxInFlight, s.inFlight)
 	s.log = append(s.log, r.Method+" "+path)
 	delay := s.delay[r.Method] + s.delay[r.Method+" "+path]
+	held := s.hold[r.Method+" "+path]
+	delete(s.hold, r.Method+" "+path) // a second request to the object is not held
 	s.mu.Unlock()
+	if s.arrivals != nil {
+		s.arrivals <- r.Method + " " + path
+	}
+	if held != nil {
+		<-held
+	}
 	defer func() {
 		s.mu.Lock()
 		s.inFlight--

@@ -68,8 +68,56 @@ func (r Result) Total() int {
 // Run executes writes stage by stage. The first error of a stage stops the later
 // stages (their writes may depend on it); every error is returned joined, and
 // apierrors.IsConflict on the result tells a retry-worthy race.
-func (e *Executor) Run(ctx context.Context, writes []Write) (Result, error) {
-	res := Result{Writes: map[Kind]int{}, Failed: -1}
+//
+// One exception to the order: the channel stage (ports annotations, finalizers)
+// starts as soon as the state stage is done and runs beside the mux and endpoint
+// stages. An annotation records a claim the state already persisted and waits for
+// nothing the mux write does, while a mux write of a thousand new ports keeps the
+// API server busy allocating NodePorts for most of a second. What tells a reader
+// the port is served, the channel status, still waits for every earlier stage; so
+// does a channel-stage write to an object an earlier stage also writes.
+func (e *Executor) Run(ctx context.Context, writes []Write) (res Result, err error) {
+	res = Result{Writes: map[Kind]int{}, Failed: -1}
+	byStage, stages := groupByStage(writes)
+	var early *earlyStage
+	defer func() {
+		// No write is in flight once Run returns, and what the early writes did is counted.
+		if earlyErr := early.wait(&res); earlyErr != nil {
+			err = errors.Join(err, earlyErr)
+		}
+	}()
+	started := false
+	for _, st := range stages {
+		if st == StageChannels {
+			waited := early
+			early = nil
+			if err := waited.wait(&res); err != nil {
+				res.Failed = st
+				return res, err
+			}
+		}
+		if len(byStage[st]) == 0 {
+			continue
+		}
+		if err := e.guard(); err != nil {
+			res.Failed = st
+			return res, fmt.Errorf("stage %d skipped: %w", st, err)
+		}
+		if st > StageState && st < StageChannels && !started {
+			started = true
+			var rest []Write
+			early, rest = e.startEarly(ctx, byStage)
+			byStage[StageChannels] = rest
+		}
+		if err := e.runStage(ctx, byStage[st], &res); err != nil {
+			res.Failed = st
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+func groupByStage(writes []Write) (map[Stage][]Write, []Stage) {
 	byStage := map[Stage][]Write{}
 	var stages []Stage
 	for _, w := range writes {
@@ -79,17 +127,62 @@ func (e *Executor) Run(ctx context.Context, writes []Write) (Result, error) {
 		byStage[w.Stage] = append(byStage[w.Stage], w)
 	}
 	sortStages(stages)
-	for _, st := range stages {
-		if err := e.guard(); err != nil {
-			res.Failed = st
-			return res, fmt.Errorf("stage %d skipped: %w", st, err)
-		}
-		if err := e.runStage(ctx, byStage[st], &res); err != nil {
-			res.Failed = st
-			return res, err
+	return byStage, stages
+}
+
+// earlyStage is the part of the channel stage that runs beside the stages
+// between the state and the channels; its result is merged when it is waited for.
+type earlyStage struct {
+	done chan struct{}
+	res  Result
+	err  error
+}
+
+// startEarly starts the channel-stage writes that touch no object a stage between
+// the state and the channels writes, and returns the others, which keep their place.
+func (e *Executor) startEarly(ctx context.Context, byStage map[Stage][]Write) (*earlyStage, []Write) {
+	between := map[string]bool{}
+	for st, ws := range byStage {
+		if st > StageState && st < StageChannels {
+			for _, w := range ws {
+				between[w.Resource+"/"+w.Namespace+"/"+w.Name] = true
+			}
 		}
 	}
-	return res, nil
+	var now, rest []Write
+	for _, w := range byStage[StageChannels] {
+		if between[w.Resource+"/"+w.Namespace+"/"+w.Name] {
+			rest = append(rest, w)
+		} else {
+			now = append(now, w)
+		}
+	}
+	es := &earlyStage{done: make(chan struct{}), res: Result{Writes: map[Kind]int{}}}
+	go func() {
+		defer close(es.done)
+		if len(now) > 0 { // the guard is asked before each of them
+			es.err = e.runStage(ctx, now, &es.res)
+		}
+	}()
+	return es, rest
+}
+
+// wait blocks until the early writes are done, merges what they did into res once
+// and returns their error. A nil earlyStage has nothing to wait for.
+func (es *earlyStage) wait(res *Result) error {
+	if es == nil {
+		return nil
+	}
+	<-es.done
+	for k, n := range es.res.Writes {
+		res.Writes[k] += n
+	}
+	es.res.Writes = map[Kind]int{}
+	res.Conflicts += es.res.Conflicts
+	res.Applied = append(res.Applied, es.res.Applied...)
+	res.Events = append(res.Events, es.res.Events...)
+	es.res = Result{Writes: map[Kind]int{}}
+	return es.err
 }
 
 func sortStages(s []Stage) {

@@ -26,9 +26,10 @@ func guardAfter(ok int) func() error {
 
 func TestAGuardThatFailsStopsTheWritesItIsAskedBefore(t *testing.T) {
 	// With one worker the guard is asked in a fixed order: before the mux stage,
-	// before the mux write, before the channels stage, before ch-0, before ch-1, ...
+	// before the mux write, before the status stage, before ch-0, before ch-1, ...
+	// (The status stage, because it waits for the mux; the channel stage does not.)
 	writes := []Write{svcPatch(StageMux, KindMux, "svc-mux", "mux"),
-		svcPatch(StageChannels, KindChannel, "app", "ch-0"), svcPatch(StageChannels, KindChannel, "app", "ch-1")}
+		svcPatch(StageChannelStatus, KindChannel, "app", "ch-0"), svcPatch(StageChannelStatus, KindChannel, "app", "ch-1")}
 	objs := []runtime.Object{service("svc-mux", "mux"), service("app", "ch-0"), service("app", "ch-1")}
 	tests := []struct {
 		name       string
@@ -42,11 +43,11 @@ func TestAGuardThatFailsStopsTheWritesItIsAskedBefore(t *testing.T) {
 		{name: "a stale guard before the first stage writes nothing", guard: guardAfter(0),
 			seen: nil, writes: map[Kind]int{}, failed: StageMux, wantErr: "stage 1 skipped: lease stale", wrapsStale: true},
 		{name: "a guard going stale between stages skips the later stage", guard: guardAfter(2),
-			seen: []string{"patch services svc-mux/mux"}, writes: map[Kind]int{KindMux: 1}, failed: StageChannels,
-			wantErr: "stage 5 skipped: lease stale", wrapsStale: true},
+			seen: []string{"patch services svc-mux/mux"}, writes: map[Kind]int{KindMux: 1}, failed: StageChannelStatus,
+			wantErr: "stage 6 skipped: lease stale", wrapsStale: true},
 		{name: "a guard going stale inside a stage stops its remaining writes", guard: guardAfter(4),
 			seen: []string{"patch services svc-mux/mux", "patch services app/ch-0"}, writes: map[Kind]int{KindMux: 1, KindChannel: 1},
-			failed: StageChannels, wantErr: "patch services app/ch-1: lease stale", wrapsStale: true},
+			failed: StageChannelStatus, wantErr: "patch services app/ch-1: lease stale", wrapsStale: true},
 		{name: "a guard that stays fresh lets every write through", guard: guardAfter(100),
 			seen:   []string{"patch services svc-mux/mux", "patch services app/ch-0", "patch services app/ch-1"},
 			writes: map[Kind]int{KindMux: 1, KindChannel: 2}, failed: -1},

@@ -102,6 +102,16 @@ func newClient(r *recorder, objs ...runtime.Object) *fake.Clientset {
 	return c
 }
 
+// waitsFor reports whether a write of stage a must wait for every write of stage
+// b, for writes to different objects: stage order, but for the channel stage,
+// which only waits for the state.
+func waitsFor(a, b Stage) bool {
+	if a == StageChannels && b != StageState {
+		return false
+	}
+	return b < a
+}
+
 func TestRunWritesStageByStage(t *testing.T) {
 	ws, objs := stagedWrites()
 	stageOf := map[string]Stage{}
@@ -115,9 +125,11 @@ func TestRunWritesStageByStage(t *testing.T) {
 	require.NoError(t, err)
 
 	require.Len(t, rec.seen, len(ws), "every write reached the API server once: %v", rec.seen)
-	for i := 1; i < len(rec.seen); i++ {
-		prev, cur := stageOf[rec.seen[i-1]], stageOf[rec.seen[i]]
-		assert.LessOrEqual(t, prev, cur, "%q (stage %d) ran after %q (stage %d)", rec.seen[i], cur, rec.seen[i-1], prev)
+	for i := range rec.seen {
+		for _, earlier := range rec.seen[:i] {
+			assert.False(t, waitsFor(stageOf[earlier], stageOf[rec.seen[i]]),
+				"%q (stage %d) ran before %q (stage %d)", earlier, stageOf[earlier], rec.seen[i], stageOf[rec.seen[i]])
+		}
 	}
 	assert.Equal(t, map[Kind]int{KindState: 1, KindMux: 1, KindSlice: 4, KindEndpoints: 1, KindChannel: 4}, res.Writes)
 	assert.Equal(t, len(ws), res.Total())
@@ -180,7 +192,7 @@ func TestRunBoundsConcurrencyByWorkers(t *testing.T) {
 	}
 }
 
-func TestNoWriteOfALaterStageOverlapsAnEarlierStage(t *testing.T) {
+func TestNoWriteStartsBeforeTheStagesItWaitsFor(t *testing.T) {
 	ws, _ := stagedWrites()
 	srv, client := newAPIServer(t,
 		"/api/v1/namespaces/svc-mux/services/mux",
@@ -193,28 +205,62 @@ func TestNoWriteOfALaterStageOverlapsAnEarlierStage(t *testing.T) {
 	}
 	_, err := (&Executor{Client: client, Workers: 16}).Run(context.Background(), ws)
 	require.NoError(t, err)
-	stage := map[string]int{
-		"POST /api/v1/namespaces/svc-mux/configmaps/mux-port-allocations":            0,
-		"PATCH /api/v1/namespaces/svc-mux/services/mux":                              1,
-		"POST /apis/discovery.k8s.io/v1/namespaces/svc-mux/endpointslices/new-1":     2,
-		"POST /apis/discovery.k8s.io/v1/namespaces/svc-mux/endpointslices/new-2":     2,
-		"POST /api/v1/namespaces/svc-mux/endpoints/mux":                              2,
-		"DELETE /apis/discovery.k8s.io/v1/namespaces/svc-mux/endpointslices/stale-1": 3,
-		"DELETE /apis/discovery.k8s.io/v1/namespaces/svc-mux/endpointslices/stale-2": 3,
-		"PATCH /api/v1/namespaces/app/services/ch-0":                                 4,
-		"PATCH /api/v1/namespaces/app/services/ch-1":                                 4,
-		"PATCH /api/v1/namespaces/app/services/ch-2":                                 4,
-		"PATCH /api/v1/namespaces/app/services/ch-3":                                 4,
+	stage := map[string]Stage{
+		"POST /api/v1/namespaces/svc-mux/configmaps/mux-port-allocations":            StageState,
+		"PATCH /api/v1/namespaces/svc-mux/services/mux":                              StageMux,
+		"POST /apis/discovery.k8s.io/v1/namespaces/svc-mux/endpointslices/new-1":     StageEndpoints,
+		"POST /apis/discovery.k8s.io/v1/namespaces/svc-mux/endpointslices/new-2":     StageEndpoints,
+		"POST /api/v1/namespaces/svc-mux/endpoints/mux":                              StageEndpoints,
+		"DELETE /apis/discovery.k8s.io/v1/namespaces/svc-mux/endpointslices/stale-1": StageCleanup,
+		"DELETE /apis/discovery.k8s.io/v1/namespaces/svc-mux/endpointslices/stale-2": StageCleanup,
+		"PATCH /api/v1/namespaces/app/services/ch-0":                                 StageChannels,
+		"PATCH /api/v1/namespaces/app/services/ch-1":                                 StageChannels,
+		"PATCH /api/v1/namespaces/app/services/ch-2":                                 StageChannels,
+		"PATCH /api/v1/namespaces/app/services/ch-3":                                 StageChannels,
 	}
 	got := srv.requests()
 	require.Len(t, got, len(stage), "%v", got)
 	for i, r := range got {
 		require.Contains(t, stage, r)
-		if i > 0 {
-			assert.LessOrEqual(t, stage[got[i-1]], stage[r], "%s arrived after %s", r, got[i-1])
+		for _, earlier := range got[:i] {
+			assert.False(t, waitsFor(stage[earlier], stage[r]), "%s arrived before %s", earlier, r)
 		}
 	}
 	assert.Greater(t, srv.maxInFlight, 1, "writes of one stage do run concurrently")
+}
+
+// The mux patch is held by the server: the channels' ports annotations arrive
+// while it is in flight, and what must wait for the mux (a finalizer write to the
+// mux itself, the channel status that says the port is served) arrives after it.
+func TestChannelAnnotationsGoOutBesideTheMuxWriteAndTheStatusWaitsForIt(t *testing.T) {
+	muxPath := "/api/v1/namespaces/svc-mux/services/mux"
+	srv, client := newAPIServer(t, muxPath, "/api/v1/namespaces/app/services/ch-0", "/api/v1/namespaces/app/services/ch-1")
+	release := make(chan struct{})
+	srv.hold["PATCH "+muxPath] = release
+	srv.arrivals = make(chan string, 16)
+	status := svcPatch(StageChannelStatus, KindChannel, "app", "ch-0")
+	status.Subresource = "status"
+	ws := []Write{status, svcPatch(StageChannels, KindMux, "svc-mux", "mux"),
+		svcPatch(StageChannels, KindChannel, "app", "ch-1"), svcPatch(StageChannels, KindChannel, "app", "ch-0"),
+		svcPatch(StageMux, KindMux, "svc-mux", "mux"),
+		{Stage: StageState, Kind: KindState, Verb: VerbCreate, Resource: "configmaps", Namespace: "svc-mux", Name: "mux-port-allocations",
+			Object: &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "svc-mux", Name: "mux-port-allocations"}}}}
+	done := make(chan error, 1)
+	go func() {
+		_, err := (&Executor{Client: client, Workers: 8}).Run(context.Background(), ws)
+		done <- err
+	}()
+	var whileHeld []string
+	for range 4 { // the state, then the held mux patch and both annotations, in any order
+		whileHeld = append(whileHeld, <-srv.arrivals)
+	}
+	assert.Equal(t, "POST /api/v1/namespaces/svc-mux/configmaps/mux-port-allocations", whileHeld[0], "the state goes first")
+	assert.ElementsMatch(t, []string{"PATCH " + muxPath, "PATCH /api/v1/namespaces/app/services/ch-0",
+		"PATCH /api/v1/namespaces/app/services/ch-1"}, whileHeld[1:], "the annotations did not wait for the mux")
+	close(release)
+	require.NoError(t, <-done)
+	assert.Equal(t, []string{"PATCH " + muxPath, "PATCH /api/v1/namespaces/app/services/ch-0/status"},
+		srv.requests()[4:], "the mux finalizer and the status came after the mux patch, in stage order")
 }
 
 func TestReplacingASliceWithAnotherAddressTypeDeletesBeforeItCreates(t *testing.T) {
@@ -468,4 +514,38 @@ func TestAChannelsFinalizerStripDoesNotConflictWithItsOwnStatusWrite(t *testing.
 	require.NoError(t, err)
 	assert.Zero(t, res.Conflicts)
 	assert.Equal(t, 3, res.Writes[KindChannel])
+}
+
+func TestAFailureBesideTheChannelAnnotationsStopsTheStatusAndCountsWhatWasWritten(t *testing.T) {
+	ws := []Write{svcPatch(StageMux, KindMux, "svc-mux", "mux"), svcPatch(StageChannels, KindChannel, "app", "ch-0"),
+		svcPatch(StageChannelStatus, KindChannel, "app", "ch-1")}
+	tests := []struct {
+		name    string
+		refuse  string // the Service whose patch is refused
+		writes  map[Kind]int
+		failed  Stage
+		wantErr string
+	}{
+		{"a refused mux write stops the status; the annotation sent beside it is counted", "mux",
+			map[Kind]int{KindChannel: 1}, StageMux, "patch services svc-mux/mux"},
+		{"a refused annotation stops the status; the mux write is counted", "ch-0",
+			map[Kind]int{KindMux: 1}, StageChannels, "patch services app/ch-0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newClient(nil, service("svc-mux", "mux"), service("app", "ch-0"), service("app", "ch-1"))
+			c.PrependReactor("patch", "services", func(a k8stesting.Action) (bool, runtime.Object, error) {
+				if a.(k8stesting.PatchAction).GetName() == tt.refuse {
+					return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "services"}, tt.refuse, errors.New("no"))
+				}
+				return false, nil, nil
+			})
+			res, err := (&Executor{Client: c, Workers: 4}).Run(context.Background(), ws)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.wantErr)
+			assert.Equal(t, tt.writes, res.Writes)
+			assert.Equal(t, tt.failed, res.Failed)
+			assert.Len(t, res.Applied, 1)
+		})
+	}
 }

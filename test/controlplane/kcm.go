@@ -47,6 +47,10 @@ func (cp *ControlPlane) startControllerManager() error {
 		// No HTTPS endpoint: nothing to authenticate, no port to pick or leak.
 		// Readiness is checked functionally below instead of via /healthz.
 		"--secure-port=0",
+		// Its client's default 20 requests a second would take minutes to give
+		// thousands of Services their Endpoints and EndpointSlices, and a bench
+		// would time the agent against a controller manager still catching up.
+		"--kube-api-qps=1000", "--kube-api-burst=2000",
 	)
 	if err != nil {
 		return err
