@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -217,15 +216,4 @@ func readProc(t *testing.T, pid int) procStats {
 	stime, _ := strconv.Atoi(fields[12]) // field 15
 	s.cpu = time.Duration(utime+stime) * time.Second / clockTicks
 	return s
-}
-
-// agentHelp is the agent binary's --help: every flag with its default, for
-// the report.
-func agentHelp() string {
-	bin, err := agentrun.Binary()
-	if err != nil {
-		return "(agent not built: " + err.Error() + ")"
-	}
-	out, _ := exec.Command(bin, "--help").CombinedOutput()
-	return strings.TrimSpace(string(out))
 }

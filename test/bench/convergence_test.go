@@ -74,7 +74,7 @@ func TestConvergence(t *testing.T) {
 		return
 	}
 	rep.planner, rep.plannerErr = runPlannerBench(t)
-	rep.agentHelp = agentHelp()
+	rep.agentHelp = benchreport.AgentHelp()
 	rep.loadEnd = benchreport.LoadAvg()
 	md, err := rep.write(base)
 	if err != nil {
