@@ -17,9 +17,10 @@ import (
 	"github.com/nowakeai/svcmux/pkg/plan"
 )
 
-// Executor performs writes with one field manager. Stages run in order; the
-// writes of one stage run concurrently, at most Workers at a time, so a mux with
-// a thousand channels is not written one request at a time.
+// Executor performs writes with one field manager. Stages run in order (but for
+// the channel stage, see Run); the writes of a pass run concurrently, at most
+// Workers at a time, so a mux with a thousand channels is not written one request
+// at a time.
 type Executor struct {
 	Client  kubernetes.Interface
 	DryRun  bool
@@ -79,6 +80,9 @@ func (r Result) Total() int {
 func (e *Executor) Run(ctx context.Context, writes []Write) (res Result, err error) {
 	res = Result{Writes: map[Kind]int{}, Failed: -1}
 	byStage, stages := groupByStage(writes)
+	// One bound for the whole pass: the early channel writes and the stages beside
+	// them share it, so at most Workers writes are in flight at once.
+	slots := make(chan struct{}, max(e.Workers, 1))
 	var early *earlyStage
 	defer func() {
 		// No write is in flight once Run returns, and what the early writes did is counted.
@@ -106,10 +110,10 @@ func (e *Executor) Run(ctx context.Context, writes []Write) (res Result, err err
 		if st > StageState && st < StageChannels && !started {
 			started = true
 			var rest []Write
-			early, rest = e.startEarly(ctx, byStage)
+			early, rest = e.startEarly(ctx, byStage, slots)
 			byStage[StageChannels] = rest
 		}
-		if err := e.runStage(ctx, byStage[st], &res); err != nil {
+		if err := e.runStage(ctx, byStage[st], &res, slots); err != nil {
 			res.Failed = st
 			return res, err
 		}
@@ -140,7 +144,7 @@ type earlyStage struct {
 
 // startEarly starts the channel-stage writes that touch no object a stage between
 // the state and the channels writes, and returns the others, which keep their place.
-func (e *Executor) startEarly(ctx context.Context, byStage map[Stage][]Write) (*earlyStage, []Write) {
+func (e *Executor) startEarly(ctx context.Context, byStage map[Stage][]Write, slots chan struct{}) (*earlyStage, []Write) {
 	between := map[string]bool{}
 	for st, ws := range byStage {
 		if st > StageState && st < StageChannels {
@@ -161,7 +165,7 @@ func (e *Executor) startEarly(ctx context.Context, byStage map[Stage][]Write) (*
 	go func() {
 		defer close(es.done)
 		if len(now) > 0 { // the guard is asked before each of them
-			es.err = e.runStage(ctx, now, &es.res)
+			es.err = e.runStage(ctx, now, &es.res, slots)
 		}
 	}()
 	return es, rest
@@ -193,9 +197,7 @@ func sortStages(s []Stage) {
 	}
 }
 
-func (e *Executor) runStage(ctx context.Context, writes []Write, res *Result) error {
-	workers := max(e.Workers, 1)
-	sem := make(chan struct{}, workers)
+func (e *Executor) runStage(ctx context.Context, writes []Write, res *Result, sem chan struct{}) error {
 	var mu sync.Mutex
 	var errs []error
 	var wg sync.WaitGroup

@@ -549,3 +549,20 @@ func TestAFailureBesideTheChannelAnnotationsStopsTheStatusAndCountsWhatWasWritte
 		})
 	}
 }
+
+func TestTheChannelWritesBesideTheMuxShareTheOneBoundOfWorkers(t *testing.T) {
+	muxPath := "/api/v1/namespaces/svc-mux/services/mux"
+	existing := []string{muxPath}
+	ws := []Write{svcPatch(StageMux, KindMux, "svc-mux", "mux")}
+	for i := range 6 {
+		name := fmt.Sprintf("ch-%d", i)
+		existing = append(existing, "/api/v1/namespaces/app/services/"+name)
+		ws = append(ws, svcPatch(StageChannels, KindChannel, "app", name))
+	}
+	srv, client := newAPIServer(t, existing...)
+	srv.delay["PATCH"] = 5 * time.Millisecond
+	res, err := (&Executor{Client: client, Workers: 2}).Run(context.Background(), ws)
+	require.NoError(t, err)
+	assert.Equal(t, map[Kind]int{KindMux: 1, KindChannel: 6}, res.Writes)
+	assert.Equal(t, 2, srv.maxInFlight, "the mux write and the annotations beside it are two at most")
+}
