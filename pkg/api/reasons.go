@@ -16,6 +16,7 @@ const (
 	ReasonInvalidPortRange                 = "InvalidPortRange"
 	ReasonInvalidMaxPorts                  = "InvalidMaxPorts"
 	ReasonPortAllocationStoreInvalid       = "PortAllocationStoreInvalid"
+	ReasonPortAllocationStoreTooLarge      = "PortAllocationStoreTooLarge"
 	ReasonMuxPortConflict                  = "MuxPortConflict"
 	ReasonMuxPortLimitExceeded             = "MuxPortLimitExceeded"
 	ReasonGkePortLimitApplied              = "GkePortLimitApplied"

@@ -199,7 +199,43 @@ func (p *pass) buildState() {
 	sp.Write = sp.Create || p.oldDoc.Migrated || !sameDocument(p.oldDoc, doc)
 	if sp.Write {
 		sp.Encoded = doc.Encode() // only what is written is encoded: 10k claims cost milliseconds
+		p.fitState(sp)
 	}
+}
+
+// fitState keeps the state document inside what one ConfigMap holds, beside the
+// ConfigMap's other keys as this pass leaves them. Past the limit it is written
+// compact (the same JSON without whitespace); past it even then, the API server
+// will refuse the write and the pass stops at its first stage, so the mux is told
+// why and what to do rather than left with a retried API error. Ports already
+// served are not touched: the mux takes no change until the state fits again.
+func (p *pass) fitState(sp *StatePlan) {
+	others := 0
+	if cm := p.snap.StateConfigMap; cm != nil {
+		for k, v := range cm.Data {
+			if k != api.StateKey && !(k == api.NodePortsKey && sp.WriteNodePorts) {
+				others += len(k) + len(v)
+			}
+		}
+		for k, v := range cm.BinaryData {
+			others += len(k) + len(v)
+		}
+	}
+	if sp.WriteNodePorts {
+		others += len(api.NodePortsKey) + len(sp.NodePortsEncoded)
+	}
+	budget := state.ConfigMapLimit - len(api.StateKey) - others
+	if len(sp.Encoded) <= budget {
+		return
+	}
+	sp.Encoded = state.Compact(sp.Encoded)
+	if len(sp.Encoded) <= budget {
+		return
+	}
+	sp.Problem = fmt.Sprintf("mux %s: the claims of its %d ports take %d bytes in state ConfigMap %s/%s, more than the %d a ConfigMap holds "+
+		"beside its other keys; the mux takes no change until they fit: move channels to another mux", p.mux, len(sp.Document.Claims),
+		len(sp.Encoded), p.mux.Namespace, sp.Name, budget)
+	p.warnMux(api.ReasonPortAllocationStoreTooLarge, sp.Problem)
 }
 
 // servedPorts lists every served port in channel order, by pointer: sorting
