@@ -2,10 +2,12 @@ package e2e
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/nowakeai/svcmux/test/controlplane"
 	"github.com/nowakeai/svcmux/test/world"
@@ -48,7 +50,11 @@ func leading(t testing.TB, a *world.Agent) bool {
 func served(w *world.World, name, want string) {
 	w.T().Helper()
 	w.WaitServiceFor(name, func(s *corev1.Service) (bool, string) {
-		return s.Annotations[w.Key("ports")] == want, w.DescribeAll(s)
+		// The ports annotation alone can come before the mux has the port (it goes out
+		// beside the mux write); Accepted, written after the mux, names the same mapping.
+		c := w.Accepted(s)
+		return s.Annotations[w.Key("ports")] == want && c != nil && c.Status == metav1.ConditionTrue &&
+			strings.Contains(c.Message, ": "+want), w.DescribeAll(s)
 	})
 }
 
