@@ -145,17 +145,18 @@ type earlyStage struct {
 // startEarly starts the channel-stage writes that touch no object a stage between
 // the state and the channels writes, and returns the others, which keep their place.
 func (e *Executor) startEarly(ctx context.Context, byStage map[Stage][]Write, slots chan struct{}) (*earlyStage, []Write) {
-	between := map[string]bool{}
+	type object struct{ resource, namespace, name string }
+	between := map[object]bool{}
 	for st, ws := range byStage {
 		if st > StageState && st < StageChannels {
 			for _, w := range ws {
-				between[w.Resource+"/"+w.Namespace+"/"+w.Name] = true
+				between[object{w.Resource, w.Namespace, w.Name}] = true
 			}
 		}
 	}
 	var now, rest []Write
 	for _, w := range byStage[StageChannels] {
-		if between[w.Resource+"/"+w.Namespace+"/"+w.Name] {
+		if between[object{w.Resource, w.Namespace, w.Name}] {
 			rest = append(rest, w)
 		} else {
 			now = append(now, w)
@@ -171,8 +172,9 @@ func (e *Executor) startEarly(ctx context.Context, byStage map[Stage][]Write, sl
 	return es, rest
 }
 
-// wait blocks until the early writes are done, merges what they did into res once
-// and returns their error. A nil earlyStage has nothing to wait for.
+// wait blocks until the early writes are done, merges what they did into res and
+// returns their error. Run waits for each earlyStage once; a nil one has nothing
+// to wait for.
 func (es *earlyStage) wait(res *Result) error {
 	if es == nil {
 		return nil
@@ -181,11 +183,9 @@ func (es *earlyStage) wait(res *Result) error {
 	for k, n := range es.res.Writes {
 		res.Writes[k] += n
 	}
-	es.res.Writes = map[Kind]int{}
 	res.Conflicts += es.res.Conflicts
 	res.Applied = append(res.Applied, es.res.Applied...)
 	res.Events = append(res.Events, es.res.Events...)
-	es.res = Result{Writes: map[Kind]int{}}
 	return es.err
 }
 
