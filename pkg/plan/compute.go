@@ -198,12 +198,11 @@ func (p *pass) buildState() {
 	sp.Create = p.snap.StateConfigMap == nil
 	sp.Write = sp.Create || p.oldDoc.Migrated || !sameDocument(p.oldDoc, doc)
 	if sp.Write {
-		sp.Encoded = doc.Encode() // only what is written is encoded: 10k claims cost milliseconds
-		p.fitState(sp)
+		p.fitState(sp) // only what is written is encoded: 10k claims cost milliseconds
 	}
 }
 
-// fitState keeps the state document inside what one ConfigMap holds, beside the
+// fitState encodes the state document to fit in what one ConfigMap holds, beside the
 // ConfigMap's other keys as this pass leaves them. Past the limit it is written
 // compact (the same JSON without whitespace); past it even then, the API server
 // will refuse the write and the pass stops at its first stage, so the mux is told
@@ -225,10 +224,7 @@ func (p *pass) fitState(sp *StatePlan) {
 		others += len(api.NodePortsKey) + len(sp.NodePortsEncoded)
 	}
 	budget := state.ConfigMapLimit - len(api.StateKey) - others
-	if len(sp.Encoded) <= budget {
-		return
-	}
-	sp.Encoded = state.Compact(sp.Encoded)
+	sp.Encoded = sp.Document.EncodeWithin(budget)
 	if len(sp.Encoded) <= budget {
 		return
 	}

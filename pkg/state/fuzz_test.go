@@ -27,5 +27,11 @@ func FuzzDecode(f *testing.F) {
 		if again.Encode() != encoded {
 			t.Fatalf("Encode is not stable:\n%s\n%s", encoded, again.Encode())
 		}
+		if got, want := doc.EncodeCompact(), compactJSON(t, encoded); got != want {
+			t.Fatalf("EncodeCompact is not Encode without whitespace:\n%s\n%s", got, want)
+		}
+		if lost := len(encoded) - len(compactJSON(t, encoded)); lost != doc.whitespace() {
+			t.Fatalf("whitespace counts %d bytes, Encode has %d more than its compact form", doc.whitespace(), lost)
+		}
 	})
 }

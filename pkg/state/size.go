@@ -1,25 +1,63 @@
 package state
 
-import (
-	"bytes"
-	"encoding/json"
-)
-
 // ConfigMapLimit is what one ConfigMap holds: the API server refuses a ConfigMap
 // whose data and binaryData keys and values add up to more than 1 MiB (the limit it
 // shares with Secrets).
 const ConfigMapLimit = 1 << 20
 
-// Compact is encoded (Encode's output) without the whitespace between tokens, as
-// json.dumps(doc, sort_keys=True, separators=(",", ":")) writes it: the same
-// document for every JSON reader, the Python controller's included, in about two
-// thirds of the bytes (a claim's key names weigh more than its indentation).
-// A mux whose indented state outgrows a ConfigMap is written so.
-func Compact(encoded string) string {
-	var b bytes.Buffer
-	b.Grow(len(encoded) / 2)
-	if err := json.Compact(&b, []byte(encoded)); err != nil {
-		return encoded // not JSON: left as it is (Encode always writes JSON)
+// EncodeWithin is Encode when that fits in limit bytes and EncodeCompact otherwise
+// (which may still not fit: the caller compares). It encodes once where it can: a
+// mux far past the limit is not written out indented only to learn it does not fit.
+func (d Document) EncodeWithin(limit int) string {
+	if !isNormalized(d.Claims) {
+		d.Claims = normalizeClaims(d.Claims) // counted as they are written
 	}
-	return b.String()
+	var c string
+	if encodedSize(d, d.Claims) <= limit { // Encode's length, unless a name needs escapes
+		if e := d.Encode(); len(e) <= limit {
+			return e
+		}
+		return d.EncodeCompact()
+	}
+	c = d.EncodeCompact()
+	if len(c)+d.whitespace() <= limit {
+		return d.Encode()
+	}
+	return c
+}
+
+// whitespace is len(Encode()) - len(EncodeCompact()) for normalised claims: the
+// pieces are fixed, so it is what the pieces used lose, counted without writing
+// either form.
+func (d Document) whitespace() int {
+	lost := func(pieces ...int) int {
+		n := 0
+		for _, f := range pieces {
+			n += len(indented.frag[f]) - len(compact.frag[f])
+		}
+		return n
+	}
+	n := lost(docOpen, muxName, muxNamespace, portClaims, docClose)
+	item := lost(claimOpen, muxPortKey, namespaceKey, portKey, portNameKey, protocolKey, serviceKey, sourceKey, claimClose)
+	withPort := item + lost(channelPort, listSep)
+	lists := [2]int{} // claims listed under allocations, under portClaims
+	for i := range d.Claims {
+		c := &d.Claims[i]
+		one := item
+		if c.ChannelPort != 0 {
+			one = withPort
+		}
+		n += one
+		lists[1]++
+		if c.Source == SourceAuto {
+			n += one
+			lists[0]++
+		}
+	}
+	for _, listed := range lists {
+		if listed > 0 {
+			n += lost(listOpen, listClose) + (listed-1)*lost(listSep)
+		}
+	}
+	return n
 }
