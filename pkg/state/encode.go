@@ -19,7 +19,7 @@ import (
 // A cold pass of a large mux encodes tens of thousands of claims, so the output is
 // sized once and written without per-field strings, and claims that are already
 // normalised (the planner builds them so) are not copied and sorted again.
-func (d Document) Encode() string { return d.encode(&indented) }
+func (d Document) Encode() string { return d.normalized().encode(&indented) }
 
 // EncodeCompact is Encode without the whitespace between tokens, as
 // json.dumps(doc, sort_keys=True, separators=(",", ":")) writes it: the same
@@ -28,13 +28,20 @@ func (d Document) Encode() string { return d.encode(&indented) }
 // whose indented state outgrows a ConfigMap is written so. It is written directly
 // rather than by compacting Encode's output: re-scanning 10,000 claims' JSON cost a
 // cold pass of that mux a third of its time.
-func (d Document) EncodeCompact() string { return d.encode(&compact) }
+func (d Document) EncodeCompact() string { return d.normalized().encode(&compact) }
 
+// normalized is d with its claims as normalizeClaims returns them, copied only when
+// they are not so already (the planner builds them so).
+func (d Document) normalized() Document {
+	if !isNormalized(d.Claims) {
+		d.Claims = normalizeClaims(d.Claims)
+	}
+	return d
+}
+
+// encode writes d, whose claims are normalised, in layout l.
 func (d Document) encode(l *layout) string {
 	claims := d.Claims
-	if !isNormalized(claims) {
-		claims = normalizeClaims(claims)
-	}
 	auto := 0
 	for i := range claims {
 		if claims[i].Source == SourceAuto {

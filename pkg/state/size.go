@@ -9,19 +9,16 @@ const ConfigMapLimit = 1 << 20
 // (which may still not fit: the caller compares). It encodes once where it can: a
 // mux far past the limit is not written out indented only to learn it does not fit.
 func (d Document) EncodeWithin(limit int) string {
-	if !isNormalized(d.Claims) {
-		d.Claims = normalizeClaims(d.Claims) // counted as they are written
-	}
-	var c string
+	d = d.normalized() // counted as they are written, and checked once
 	if encodedSize(d, d.Claims) <= limit { // Encode's length, unless a name needs escapes
-		if e := d.Encode(); len(e) <= limit {
+		if e := d.encode(&indented); len(e) <= limit {
 			return e
 		}
-		return d.EncodeCompact()
+		return d.encode(&compact)
 	}
-	c = d.EncodeCompact()
+	c := d.encode(&compact)
 	if len(c)+d.whitespace() <= limit {
-		return d.Encode()
+		return d.encode(&indented)
 	}
 	return c
 }
