@@ -9,7 +9,7 @@ const ConfigMapLimit = 1 << 20
 // (which may still not fit: the caller compares). It encodes once where it can: a
 // mux far past the limit is not written out indented only to learn it does not fit.
 func (d Document) EncodeWithin(limit int) string {
-	d = d.normalized() // counted as they are written, and checked once
+	d = d.normalized()                     // counted as they are written, and checked once
 	if encodedSize(d, d.Claims) <= limit { // Encode's length, unless a name needs escapes
 		if e := d.encode(&indented); len(e) <= limit {
 			return e

@@ -21,8 +21,12 @@ import (
 
 type result struct {
 	scenario
-	floor  time.Duration // bare client: the same minimum writes for as many Services
-	create time.Duration // first channel create sent → last create answered
+	floor time.Duration // bare client: the same minimum writes for as many Services and muxes
+	// floorChannels is the channel writes of floor alone, timed after it: the floor
+	// of reports before the mux and state writes were counted in it.
+	floorChannels time.Duration
+	floorMux      time.Duration // the longest mux write within floor
+	create        time.Duration // first channel create sent → last create answered
 	// cold: from the agent's process launch, and from its first LIST, until
 	// converged; and the two start-up steps in between.
 	fromStart, fromList     time.Duration
@@ -75,6 +79,7 @@ func TestConvergence(t *testing.T) {
 	}
 	rep.planner, rep.plannerErr = runPlannerBench(t)
 	rep.agentHelp = benchreport.AgentHelp()
+	rep.components = cp.CommandLines()
 	rep.loadEnd = benchreport.LoadAvg()
 	md, err := rep.write(base)
 	if err != nil {
@@ -158,8 +163,11 @@ func runScenario(t *testing.T, cp *controlplane.ControlPlane, sc scenario, idle 
 		cp.SetLoadBalancerIngress(t, mux, ingress[muxName(m)])
 	}
 
-	r.floor = measureFloor(t, c, floorNS, sc.channels())
-	t.Logf("floor: %d annotation + %d status patches in %v", sc.channels(), sc.channels(), r.floor.Round(time.Millisecond))
+	f := measureFloor(t, c, floorNS, sc)
+	r.floor, r.floorChannels, r.floorMux = f.all, f.channels, f.mux
+	t.Logf("floor: %d mux + %d state + %d annotation + %d status writes in %v (the longest mux write %v); the channel writes alone in %v",
+		sc.muxes, sc.muxes, sc.channels(), sc.channels(), r.floor.Round(time.Millisecond), r.floorMux.Round(time.Millisecond),
+		r.floorChannels.Round(time.Millisecond))
 
 	createChannels := func() {
 		first := time.Now()

@@ -24,6 +24,7 @@ type report struct {
 	planner            []plannerPoint
 	plannerErr         error
 	agentHelp          string
+	components         map[string]string // the control plane's command lines
 }
 
 // write draws the charts to base-*.png and the report to base.md, and returns
@@ -48,6 +49,19 @@ func (rep report) write(base string) (string, error) {
 	return md, os.WriteFile(base+".md", []byte(md), 0o644)
 }
 
+// componentFlags lists each control-plane component's flags as it ran.
+func componentFlags(components map[string]string) string {
+	if len(components) == 0 {
+		return "- control plane: its command lines could not be read\n\n"
+	}
+	var b strings.Builder
+	b.WriteString("- control plane: each component with the flags it ran with (one a line, sorted, the run directory as `<run>`):\n\n")
+	for _, name := range slices.Sorted(maps.Keys(components)) {
+		fmt.Fprintf(&b, "<details><summary>%s</summary>\n\n```\n%s\n```\n</details>\n\n", name, components[name])
+	}
+	return b.String()
+}
+
 func (rep report) markdown(charts []string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# svcmux convergence at production size, %s\n\n", rep.started.UTC().Format("2006-01-02 15:04 MST"))
@@ -64,6 +78,7 @@ func (rep report) markdown(charts []string) string {
 	fmt.Fprintf(&b, "- agent: `%s` (agentrun adds `--kubeconfig`, `--leader-elect=false` and loopback metrics and probe addresses); "+
 		"every other flag at its default, as its `--help` prints them:\n\n", strings.Join(agentArgs("<scenario namespace>", "info"), " "))
 	fmt.Fprintf(&b, "<details><summary>svcmux-agent --help</summary>\n\n```\n%s\n```\n</details>\n\n", rep.agentHelp)
+	b.WriteString(componentFlags(rep.components))
 	b.WriteString("## Goals (issue 17)\n\n" + goalsTable(rep.results) + "\n")
 	b.WriteString("## Cold start: every channel exists, then the agent starts\n\n" + coldTable(rep.results) + "\n")
 	b.WriteString("## Changes while the agent runs, from the last change\n\n" + changeTable(rep.results) + "\n")
@@ -76,10 +91,17 @@ func (rep report) markdown(charts []string) string {
 
 const definitions = `## Definitions
 
-- **floor**: a bare client (16 workers, no client rate limit) making the same minimum channel writes for as
-  many throwaway Services of the same shape, in the agent's order and patch types: every ports annotation
-  (merge patch), then every status (strategic merge patch: ingress + Accepted condition), measured in the same
-  scenario just before the agent's run. Same shapes under another key prefix, so the agent leaves them alone.
+- **floor**: a bare client (16 workers, no client rate limit) making the same minimum writes (**min** below)
+  for as many throwaway Services and muxes of the same shapes, with the agent's patch types: per mux one
+  merge patch of spec.ports (its channels' ports; the API server allocates their NodePorts, as for the
+  agent's mux) and its channels annotation, and one create of its state ConfigMap (pkg/state's encoding of the
+  claims); per channel its ports annotation (merge patch) and its status (strategic merge patch: ingress +
+  Accepted condition). A bare client keeps no order: the mux writes, the longest, go first and all share the
+  16 workers. Measured in the same scenario just before the agent's run; same shapes under another key
+  prefix, so the agent leaves them alone. **its longest mux write**: the slowest single mux patch within the
+  floor. **channel writes alone**: the same client making only the channel writes, on a second set of fresh
+  Services (a first write to a Service costs more than a later one), timed right after: the floor of reports
+  written before the mux and state writes were counted in it.
 - **converged**: every expected channel has its ports annotation, Accepted=True and its mux's address, and
   every mux serves exactly its channels' ports, as the bench's own watch sees them.
 - **from start**: from launching the agent process; **from first LIST**: from the agent's
@@ -135,14 +157,15 @@ func goalsTable(results []result) string {
 }
 
 func coldTable(results []result) string {
-	tab := newTable(append([]string{"scenario", "channels:", "muxes:", "floor:", "from start:", "×floor:", "from first LIST:", "×floor:",
-		"start→LIST:", "LIST→synced:"}, writeColumns...)...)
+	tab := newTable(append([]string{"scenario", "channels:", "muxes:", "floor:", "its longest mux write:", "channel writes alone:", "from start:", "×floor:",
+		"from first LIST:", "×floor:", "×channel writes:", "start→LIST:", "LIST→synced:"}, writeColumns...)...)
 	for _, r := range results {
 		if !r.cold {
 			continue
 		}
-		tab.row(r.name, r.channels(), r.muxes, secs(r.floor), secs(r.fromStart), times(r.fromStart.Seconds()/r.floor.Seconds()),
-			secs(r.fromList), times(r.fromList.Seconds()/r.floor.Seconds()), secs(r.startToList), secs(r.listSynced),
+		tab.row(r.name, r.channels(), r.muxes, secs(r.floor), secs(r.floorMux), secs(r.floorChannels), secs(r.fromStart),
+			times(r.fromStart.Seconds()/r.floor.Seconds()), secs(r.fromList), times(r.fromList.Seconds()/r.floor.Seconds()),
+			times(r.fromList.Seconds()/r.floorChannels.Seconds()), secs(r.startToList), secs(r.listSynced),
 			writeCols(r.conv, r.minWrites()), secs(r.cpu))
 	}
 	return tab.String()
