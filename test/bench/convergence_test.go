@@ -21,12 +21,9 @@ import (
 
 type result struct {
 	scenario
-	floor time.Duration // bare client: the same minimum writes for as many Services and muxes
-	// floorChannels is the channel writes of floor alone, timed after it: the floor
-	// of reports before the mux and state writes were counted in it.
-	floorChannels time.Duration
-	floorMux      time.Duration // the longest mux write within floor
-	create        time.Duration // first channel create sent → last create answered
+	floor  time.Duration // bare client: the same minimum writes for as many Services and muxes (floors.all)
+	floors floorTimes    // how it was made, and the channel writes alone
+	create time.Duration // first channel create sent → last create answered
 	// cold: from the agent's process launch, and from its first LIST, until
 	// converged; and the two start-up steps in between.
 	fromStart, fromList     time.Duration
@@ -164,10 +161,10 @@ func runScenario(t *testing.T, cp *controlplane.ControlPlane, sc scenario, idle 
 	}
 
 	f := measureFloor(t, c, floorNS, sc)
-	r.floor, r.floorChannels, r.floorMux = f.all, f.channels, f.mux
-	t.Logf("floor: %d mux + %d state + %d annotation + %d status writes in %v (the longest mux write %v); the channel writes alone in %v",
-		sc.muxes, sc.muxes, sc.channels(), sc.channels(), r.floor.Round(time.Millisecond), r.floorMux.Round(time.Millisecond),
-		r.floorChannels.Round(time.Millisecond))
+	r.floor, r.floors = f.all, f
+	ms := func(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
+	t.Logf("floor: %d mux + %d state + %d annotation + %d status writes in %v: together %v (the longest mux write %v), mux first %v + %v",
+		sc.muxes, sc.muxes, sc.channels(), sc.channels(), ms(f.all), ms(f.together), ms(f.longestMux), ms(f.muxPhase), ms(f.channels))
 
 	createChannels := func() {
 		first := time.Now()

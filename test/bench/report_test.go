@@ -91,17 +91,19 @@ func (rep report) markdown(charts []string) string {
 
 const definitions = `## Definitions
 
-- **floor**: a bare client (16 workers, no client rate limit) making the same minimum writes (**min** below)
-  for as many throwaway Services and muxes of the same shapes, with the agent's patch types: per mux one
-  merge patch of spec.ports (its channels' ports; the API server allocates their NodePorts, as for the
-  agent's mux) and its channels annotation, and one create of its state ConfigMap (pkg/state's encoding of the
-  claims); per channel its ports annotation (merge patch) and its status (strategic merge patch: ingress +
-  Accepted condition). A bare client keeps no order: the mux writes, the longest, go first and all share the
-  16 workers. Measured in the same scenario just before the agent's run; same shapes under another key
-  prefix, so the agent leaves them alone. **its longest mux write**: the slowest single mux patch within the
-  floor. **channel writes alone**: the same client making only the channel writes, on a second set of fresh
-  Services (a first write to a Service costs more than a later one), timed right after: the floor of reports
-  written before the mux and state writes were counted in it.
+- **floor**: the faster of two runs of a bare client (16 workers, no client rate limit) making the same
+  minimum writes (**min** below) for as many fresh throwaway Services and muxes of the same shapes, with the
+  agent's patch types: per mux one merge patch of spec.ports (its channels' ports; the API server allocates
+  their NodePorts, as for the agent's mux) and its channels annotation, and one create of its state ConfigMap
+  (pkg/state's encoding of the claims); per channel its ports annotation (merge patch) and its status
+  (strategic merge patch: ingress + Accepted condition). **together**: every write sharing the workers, the mux
+  writes first in line; **its longest mux write**: the slowest single mux patch of that run. **mux first**:
+  the mux and state writes alone, then the channel writes; **channel writes alone** is that second phase, the
+  floor of reports written before the mux and state writes were timed in it. A mux patch of many new ports
+  allocates their NodePorts one after another and takes several times as long beside other writes as alone,
+  so which order is faster depends on the scenario. Each run is on its own fresh objects (a first write to a
+  Service costs more than a later one), measured in the same scenario just before the agent's run, under
+  another key prefix so the agent leaves them alone.
 - **converged**: every expected channel has its ports annotation, Accepted=True and its mux's address, and
   every mux serves exactly its channels' ports, as the bench's own watch sees them.
 - **from start**: from launching the agent process; **from first LIST**: from the agent's
@@ -134,9 +136,9 @@ func goalsTable(results []result) string {
 			row("cold convergence ≤ 1.25× floor, from the first LIST", r.name, fmt.Sprintf("%s / %s = %.2f×", secs(r.fromList), secs(r.floor), x), x <= 1.25)
 			x = r.fromStart.Seconds() / r.floor.Seconds()
 			row("cold convergence ≤ 1.25× floor, from process start", r.name, fmt.Sprintf("%s / %s = %.2f×", secs(r.fromStart), secs(r.floor), x), x <= 1.25)
-			x = r.fromList.Seconds() / r.floorChannels.Seconds()
+			x = r.fromList.Seconds() / r.floors.channels.Seconds()
 			row("the same against the channel writes alone (the floor of earlier reports)", r.name,
-				fmt.Sprintf("%s / %s = %.2f×", secs(r.fromList), secs(r.floorChannels), x), x <= 1.25)
+				fmt.Sprintf("%s / %s = %.2f×", secs(r.fromList), secs(r.floors.channels), x), x <= 1.25)
 		}
 	}
 	for _, r := range results {
@@ -160,15 +162,16 @@ func goalsTable(results []result) string {
 }
 
 func coldTable(results []result) string {
-	tab := newTable(append([]string{"scenario", "channels:", "muxes:", "floor:", "its longest mux write:", "channel writes alone:", "from start:", "×floor:",
+	tab := newTable(append([]string{"scenario", "channels:", "muxes:", "floor:", "together:", "its longest mux write:", "mux first:", "channel writes alone:", "from start:", "×floor:",
 		"from first LIST:", "×floor:", "×channel writes:", "start→LIST:", "LIST→synced:"}, writeColumns...)...)
 	for _, r := range results {
 		if !r.cold {
 			continue
 		}
-		tab.row(r.name, r.channels(), r.muxes, secs(r.floor), secs(r.floorMux), secs(r.floorChannels), secs(r.fromStart),
+		tab.row(r.name, r.channels(), r.muxes, secs(r.floor), secs(r.floors.together), secs(r.floors.longestMux),
+			secs(r.floors.muxFirst), secs(r.floors.channels), secs(r.fromStart),
 			times(r.fromStart.Seconds()/r.floor.Seconds()), secs(r.fromList), times(r.fromList.Seconds()/r.floor.Seconds()),
-			times(r.fromList.Seconds()/r.floorChannels.Seconds()), secs(r.startToList), secs(r.listSynced),
+			times(r.fromList.Seconds()/r.floors.channels.Seconds()), secs(r.startToList), secs(r.listSynced),
 			writeCols(r.conv, r.minWrites()), secs(r.cpu))
 	}
 	return tab.String()
