@@ -180,36 +180,35 @@ func annotationPatch(live, want map[string]string, remove []string) (map[string]
 	return patch, fields
 }
 
+// endpointWrites follow the planner's verdict on each mux slice (SliceChanges):
+// it compared them already, so a steady pass compares nothing here. The live
+// slices are looked up only for the ones to update, which are merged into them.
 func endpointWrites(p plan.Plan, s plan.Snapshot) []Write {
 	var out []Write
-	live := map[string]*discoveryv1.EndpointSlice{}
-	for _, sl := range plan.OwnedSlices(s.MuxSlices) {
-		live[sl.Name] = sl
-	}
-	for _, want := range p.Slices {
+	var live map[string]*discoveryv1.EndpointSlice
+	for i, want := range p.Slices {
 		w := Write{Stage: StageEndpoints, Kind: KindSlice, Resource: "endpointslices", Namespace: want.Namespace, Name: want.Name}
-		l, ok := live[want.Name]
-		delete(live, want.Name)
-		switch {
-		case !ok:
+		switch p.SliceChanges[i] {
+		case plan.SliceCreated:
 			w.Verb, w.Object, w.Fields = VerbCreate, want.DeepCopy(), []string{"endpoints", "ports"}
-		case l.AddressType != want.AddressType: // immutable: delete first, then create
+		case plan.SliceReplaced: // immutable: delete first, then create
 			out = append(out, Write{Stage: StageReplace, Kind: KindSlice, Verb: VerbDelete, Resource: "endpointslices",
-				Namespace: l.Namespace, Name: l.Name})
+				Namespace: want.Namespace, Name: want.Name})
 			w.Verb, w.Object, w.Fields = VerbCreate, want.DeepCopy(), []string{"addressType"}
-		case plan.SliceDiffers(want, l):
-			w.Verb, w.Object, w.Fields = VerbUpdate, mergeSlice(l, want), []string{"endpoints", "ports", "metadata"}
+		case plan.SliceUpdated:
+			if live == nil {
+				live = map[string]*discoveryv1.EndpointSlice{}
+				for _, sl := range plan.OwnedSlices(s.MuxSlices) {
+					live[sl.Name] = sl
+				}
+			}
+			w.Verb, w.Object, w.Fields = VerbUpdate, mergeSlice(live[want.Name], want), []string{"endpoints", "ports", "metadata"}
 		default:
 			continue
 		}
 		out = append(out, w)
 	}
-	stale := make([]string, 0, len(live))
-	for name := range live {
-		stale = append(stale, name)
-	}
-	sort.Strings(stale)
-	for _, name := range stale {
+	for _, name := range p.StaleSlices {
 		out = append(out, Write{Stage: StageCleanup, Kind: KindSlice, Verb: VerbDelete, Resource: "endpointslices",
 			Namespace: p.Mux.Namespace, Name: name})
 	}

@@ -1,8 +1,6 @@
 package drift
 
 import (
-	"sort"
-
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
@@ -27,24 +25,25 @@ func objectWriter(own *ownership, content []fieldpath.Path) Writer {
 	return own.blame(labelsPath)
 }
 
-// sliceDrifts compares the mux's own EndpointSlices as objects, by name, with
-// plan.SliceDiffers: missing (the agent creates it), different (rewrites it),
-// extra (deletes it). Slices of other controllers are none of its business.
+// sliceDrifts reports the mux's own EndpointSlices as the planner found them
+// against the live ones (Plan.SliceChanges, StaleSlices): missing (the agent
+// creates it), different (rewrites it; also a slice of another address type,
+// which it replaces), extra (deletes it). Slices of other controllers are none of
+// its business.
 func sliceDrifts(p plan.Plan, s plan.Snapshot) []Drift {
 	live := map[string]*discoveryv1.EndpointSlice{}
 	for _, sl := range plan.OwnedSlices(s.MuxSlices) {
 		live[sl.Name] = sl
 	}
 	var out []Drift
-	for _, want := range p.Slices {
+	for i, want := range p.Slices {
 		obj := Object{Kind: "EndpointSlice", Namespace: want.Namespace, Name: want.Name}
-		l, ok := live[want.Name]
-		delete(live, want.Name)
-		switch {
-		case !ok:
+		switch p.SliceChanges[i] {
+		case plan.SliceCreated:
 			out = append(out, Drift{Object: obj, Field: FieldMissing, Desired: sliceSummary(want), Live: Absent,
 				Writer: Writer{Kind: WriterUnknown}})
-		case plan.SliceDiffers(want, l):
+		case plan.SliceUpdated, plan.SliceReplaced:
+			l := live[want.Name]
 			d := Drift{Object: obj, Field: FieldDifferent, Desired: sliceSummary(want), Live: sliceSummary(l),
 				Writer: objectWriter(newOwnership(l.ManagedFields), slicePaths)}
 			if d.Desired == d.Live {
@@ -53,12 +52,7 @@ func sliceDrifts(p plan.Plan, s plan.Snapshot) []Drift {
 			out = append(out, d)
 		}
 	}
-	extra := make([]string, 0, len(live))
-	for name := range live {
-		extra = append(extra, name)
-	}
-	sort.Strings(extra)
-	for _, name := range extra {
+	for _, name := range p.StaleSlices {
 		l := live[name]
 		out = append(out, Drift{Object: Object{Kind: "EndpointSlice", Namespace: l.Namespace, Name: name},
 			Field: FieldExtra, Desired: Absent, Live: sliceSummary(l), Writer: objectWriter(newOwnership(l.ManagedFields), slicePaths)})

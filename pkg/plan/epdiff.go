@@ -31,12 +31,7 @@ func isOwnedSlice(s *discoveryv1.EndpointSlice) bool {
 
 // SliceDiffers reports whether live differs from desired in a field svcmux owns.
 func SliceDiffers(desired, live *discoveryv1.EndpointSlice) bool {
-	return desired.AddressType != live.AddressType ||
-		!sameEndpoints(desired.Endpoints, live.Endpoints) ||
-		!samePorts(desired.Ports, live.Ports) ||
-		!metaContains(live.Labels, desired.Labels) ||
-		!metaContains(live.Annotations, desired.Annotations) ||
-		!sameOwners(desired.OwnerReferences, live.OwnerReferences)
+	return sliceDiffers(desired, live, pairsOf(desired.Labels))
 }
 
 // sliceDiffers is SliceDiffers with desired's labels given as pairs: a pass
@@ -169,25 +164,15 @@ func metaContains(have, want map[string]string) bool {
 func (p *pass) endpointEvents() {
 	var liveSet, wantSet tupleSet
 	created, changed := false, false
+	// In every mode: in endpoints mode no slice is desired, so any of svcmux's
+	// own left from slices mode is stale and goes.
+	owned := p.compareSlices()
 	if p.opts.EndpointsMode.slices() {
-		owned := 0 // OwnedSlices, counted: the list is only needed for a diff
-		liveByName := make(map[string]*discoveryv1.EndpointSlice, len(p.snap.MuxSlices))
-		for _, s := range p.snap.MuxSlices {
-			if isOwnedSlice(s) {
-				liveByName[s.Name] = s
-				owned++
-			}
-		}
 		created = owned == 0 && len(p.plan.Slices) > 0
-		// Every desired slice carries the pass's labels: their pairs are listed once.
-		labels := pairsOf(p.sliceLabels())
-		for _, s := range p.plan.Slices {
-			if l, ok := liveByName[s.Name]; !ok || sliceDiffers(s, l, labels) {
-				changed = true
-			}
-			delete(liveByName, s.Name)
+		for _, c := range p.plan.SliceChanges {
+			changed = changed || c != SliceKept
 		}
-		changed = !created && (changed || len(liveByName) > 0)
+		changed = !created && (changed || len(p.plan.StaleSlices) > 0)
 		// The readable diff is only built when there is something to tell.
 		if created || changed {
 			owned := OwnedSlices(p.snap.MuxSlices)
@@ -215,6 +200,39 @@ func (p *pass) endpointEvents() {
 	case changed:
 		p.normalMux(api.ReasonMuxEndpointsChanged, endpointsChangeMessage(liveSet, wantSet))
 	}
+}
+
+// compareSlices fills the plan's SliceChanges and StaleSlices from the live slices
+// svcmux manages, and returns how many there are.
+func (p *pass) compareSlices() (owned int) {
+	liveByName := make(map[string]*discoveryv1.EndpointSlice, len(p.snap.MuxSlices))
+	for _, s := range p.snap.MuxSlices {
+		if isOwnedSlice(s) {
+			liveByName[s.Name] = s
+		}
+	}
+	owned = len(liveByName)
+	// Every desired slice carries the pass's labels: their pairs are listed once.
+	labels := pairsOf(p.sliceLabels())
+	changes := make([]SliceChange, len(p.plan.Slices))
+	for i, s := range p.plan.Slices {
+		l, ok := liveByName[s.Name]
+		switch {
+		case !ok:
+			changes[i] = SliceCreated
+		case l.AddressType != s.AddressType:
+			changes[i] = SliceReplaced
+		case sliceDiffers(s, l, labels):
+			changes[i] = SliceUpdated
+		}
+		delete(liveByName, s.Name)
+	}
+	p.plan.SliceChanges = changes
+	for name := range liveByName {
+		p.plan.StaleSlices = append(p.plan.StaleSlices, name)
+	}
+	sort.Strings(p.plan.StaleSlices)
+	return owned
 }
 
 // tupleSet holds "ip:port/protocol" endpoints split by readiness. The tuples are

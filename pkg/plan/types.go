@@ -120,6 +120,13 @@ type Plan struct {
 
 	// Slices are the desired mux EndpointSlices (without resourceVersion), sorted by name.
 	Slices []*discoveryv1.EndpointSlice
+	// SliceChanges says, for each of Slices by index, how the snapshot's live slice
+	// of that name differs from it, and StaleSlices names, sorted, the live slices
+	// svcmux manages that no desired slice names. The planner compares them once, for
+	// its Events; the writes follow from its verdicts without comparing again (a
+	// steady pass of a large mux compares thousands of slices).
+	SliceChanges []SliceChange
+	StaleSlices  []string
 	// Endpoints is the desired legacy Endpoints object, nil in slices mode.
 	Endpoints *corev1.Endpoints
 	// DeleteLegacyEndpoints asks to delete the Python controller's labelled Endpoints
@@ -191,3 +198,18 @@ type ChannelOutcome struct {
 
 // Serving reports whether the channel has ports on the mux.
 func (o ChannelOutcome) Serving() bool { return o.Accepted || o.Kept }
+
+// SliceChange is how a desired mux EndpointSlice differs from the live one.
+type SliceChange uint8
+
+const (
+	// SliceKept: the live slice has every field svcmux owns as desired.
+	SliceKept SliceChange = iota
+	// SliceCreated: no live slice has its name.
+	SliceCreated
+	// SliceUpdated: a field svcmux owns differs (SliceDiffers).
+	SliceUpdated
+	// SliceReplaced: its address type differs, which cannot change: the live slice
+	// is deleted and the desired one created.
+	SliceReplaced
+)
