@@ -1,11 +1,10 @@
 package controlplane
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
+	"slices"
 	"syscall"
 	"time"
 )
@@ -74,20 +73,13 @@ func awaitExit(pid int, grace time.Duration) {
 }
 
 // apiServerPid finds this control plane's kube-apiserver by its certificate
-// directory on the command line (envtest does not expose the process).
+// directory on the command line.
 func (cp *ControlPlane) apiServerPid() (int, error) {
-	want := []byte("--cert-dir=" + filepath.Join(cp.runDir, "apiserver") + "\x00")
-	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	for _, p := range procs {
-		b, err := os.ReadFile(p)
-		if err != nil || !bytes.Contains(b, want) {
-			continue
+	want := "--cert-dir=" + filepath.Join(cp.runDir, "apiserver")
+	for _, c := range cp.components() {
+		if c.name == "kube-apiserver" && slices.Contains(c.args, want) {
+			return c.pid, nil
 		}
-		argv0, _, _ := bytes.Cut(b, []byte{0})
-		if filepath.Base(string(argv0)) != "kube-apiserver" {
-			continue
-		}
-		return strconv.Atoi(filepath.Base(filepath.Dir(p)))
 	}
-	return 0, fmt.Errorf("restart kube-apiserver: no process with %s", bytes.TrimSuffix(want, []byte{0}))
+	return 0, fmt.Errorf("restart kube-apiserver: no process with %s", want)
 }
