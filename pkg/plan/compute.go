@@ -42,6 +42,9 @@ type pass struct {
 	servedSlab []servedPort // backs the decisions' served ports
 
 	plan Plan
+	// endpointsEvents are buildEndpoints' Events, kept apart while it runs beside
+	// other stages (buildBesideEndpoints) and added to the plan's after.
+	endpointsEvents []Event
 }
 
 // Compute plans one mux. The snapshot is read, never written.
@@ -73,13 +76,31 @@ func Compute(s Snapshot, o Options) Plan {
 	p.admitAll()
 	p.buildPorts()
 	p.buildNodePorts()
-	p.buildState()
-	p.buildChannels()
-	p.buildEndpoints()
-	p.buildAnnotations()
+	p.buildBesideEndpoints(func() {
+		p.buildState()
+		p.buildChannels()
+	})
+	p.buildAnnotations() // shows the ready pods buildEndpoints counted
 	p.buildFinalizers()
 	sortEvents(p.plan.Events)
 	return p.plan
+}
+
+// buildBesideEndpoints runs buildEndpoints on its own goroutine while others run
+// on this one, then adds its Events. The two read the decisions and write disjoint
+// parts of the plan and of the channel views (buildEndpoints only their ready
+// counts); the endpoints are a third of a cold pass of a large mux, so on two cores
+// that pass takes little more than the longer of the two. Events are sorted after,
+// so the plan is the same as if the stages ran one after another.
+func (p *pass) buildBesideEndpoints(others func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.buildEndpoints()
+	}()
+	others()
+	<-done
+	p.plan.Events = append(p.plan.Events, p.endpointsEvents...)
 }
 
 // readMux validates the mux and its settings; false freezes the mux: nothing but

@@ -196,10 +196,16 @@ func (p *pass) endpointEvents() {
 	}
 	switch {
 	case created:
-		p.normalMux(api.ReasonMuxEndpointsCreated, fmt.Sprintf("Mux endpoints created: %d ready, %d not ready", len(wantSet.ready), len(wantSet.notReady)))
+		p.endpointsEvent(api.ReasonMuxEndpointsCreated, fmt.Sprintf("Mux endpoints created: %d ready, %d not ready", len(wantSet.ready), len(wantSet.notReady)))
 	case changed:
-		p.normalMux(api.ReasonMuxEndpointsChanged, endpointsChangeMessage(liveSet, wantSet))
+		p.endpointsEvent(api.ReasonMuxEndpointsChanged, endpointsChangeMessage(liveSet, wantSet))
 	}
+}
+
+// endpointsEvent is normalMux for buildEndpoints, which may run beside stages that
+// post to the plan's Events themselves.
+func (p *pass) endpointsEvent(reason, msg string) {
+	p.endpointsEvents = append(p.endpointsEvents, Event{Object: p.plan.Mux, Type: api.EventNormal, Reason: reason, Message: msg})
 }
 
 // compareSlices fills the plan's SliceChanges and StaleSlices from the live slices

@@ -48,8 +48,12 @@ func (d Document) encode(l *layout) string {
 			auto++
 		}
 	}
+	size := encodedSize(d, claims)
+	if l == &compact {
+		size -= d.whitespace() // sized for what is written: a compact state is over 1 MiB
+	}
 	var b strings.Builder
-	b.Grow(encodedSize(d, claims))
+	b.Grow(size)
 	b.WriteString(l.frag[docOpen])
 	writeClaims(&b, l, claims, auto, true)
 	b.WriteString(l.frag[muxName])
