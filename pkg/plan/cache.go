@@ -133,7 +133,6 @@ func (e *cacheEntry) matches(svc *corev1.Service, keys api.Keys) bool {
 // remembered under a second lock.
 func (c *Cache) projectAll(svcs []*corev1.Service, keys api.Keys, out []projection) {
 	var misses []int
-	ports := 0
 	c.mu.Lock()
 	for i, svc := range svcs {
 		if e := c.entries[cacheKey{svc.Namespace, svc.Name}]; e != nil && e.matches(svc, keys) {
@@ -142,7 +141,6 @@ func (c *Cache) projectAll(svcs []*corev1.Service, keys api.Keys, out []projecti
 			continue
 		}
 		misses = append(misses, i)
-		ports += len(svc.Spec.Ports)
 	}
 	c.uses += len(svcs)
 	c.sweep()
@@ -151,18 +149,25 @@ func (c *Cache) projectAll(svcs []*corev1.Service, keys api.Keys, out []projecti
 		return
 	}
 	entries := make([]cacheEntry, len(misses))
-	inputs := newSlab[portInput](ports)
-	views := newSlab[portView](ports)
-	for j, i := range misses {
-		svc := svcs[i]
-		e := &entries[j]
-		*e = cacheEntry{keyName: keys.ExternalPorts, external: svc.Annotations[keys.ExternalPorts],
-			inputs: carve(&inputs, len(svc.Spec.Ports)), pr: projectPorts(svc, keys, &views)}
-		for _, sp := range svc.Spec.Ports {
-			e.inputs = append(e.inputs, portInput{name: sp.Name, protocol: sp.Protocol, port: sp.Port})
+	// A new agent derives every channel: both halves at once, each into its own slabs.
+	inHalves(len(misses), func(_, from, to int) {
+		ports := 0
+		for _, i := range misses[from:to] {
+			ports += len(svcs[i].Spec.Ports)
 		}
-		out[i] = e.pr
-	}
+		inputs := newSlab[portInput](ports)
+		views := newSlab[portView](ports)
+		for j := from; j < to; j++ {
+			svc := svcs[misses[j]]
+			e := &entries[j]
+			*e = cacheEntry{keyName: keys.ExternalPorts, external: svc.Annotations[keys.ExternalPorts],
+				inputs: carve(&inputs, len(svc.Spec.Ports)), pr: projectPorts(svc, keys, &views)}
+			for _, sp := range svc.Spec.Ports {
+				e.inputs = append(e.inputs, portInput{name: sp.Name, protocol: sp.Protocol, port: sp.Port})
+			}
+			out[misses[j]] = e.pr
+		}
+	})
 	c.mu.Lock()
 	if len(c.entries) == 0 {
 		c.entries = make(map[cacheKey]*cacheEntry, len(misses)) // a new cache: sized once, not grown

@@ -76,30 +76,27 @@ func Compute(s Snapshot, o Options) Plan {
 	p.admitAll()
 	p.buildPorts()
 	p.buildNodePorts()
-	p.buildBesideEndpoints(func() {
-		p.buildState()
-		p.buildChannels()
-	})
-	p.buildAnnotations() // shows the ready pods buildEndpoints counted
+	p.buildBesideEndpoints()
 	p.buildFinalizers()
 	sortEvents(p.plan.Events)
 	return p.plan
 }
 
-// buildBesideEndpoints runs buildEndpoints on its own goroutine while others run
-// on this one, then adds its Events. The two read the decisions and write disjoint
-// parts of the plan and of the channel views (buildEndpoints only their ready
-// counts); the endpoints are a third of a cold pass of a large mux, so on two cores
-// that pass takes little more than the longer of the two. Events are sorted after,
-// so the plan is the same as if the stages ran one after another.
-func (p *pass) buildBesideEndpoints(others func()) {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		p.buildEndpoints()
-	}()
-	others()
-	<-done
+// buildBesideEndpoints runs buildEndpoints on its own goroutine while the state,
+// channel and annotation stages run on this one, then adds its Events. They read
+// the decisions and write disjoint parts of the plan and of the channel views;
+// buildEndpoints counts the ready pods, which the annotations show, first, and says
+// so on counted. The endpoints are a third of a cold pass of a large mux, so on two
+// cores that pass takes little more than the longer of the two. Events are sorted
+// after, so the plan is the same as if the stages ran one after another.
+func (p *pass) buildBesideEndpoints() {
+	counted := make(chan struct{})
+	besides(func() { p.buildEndpoints(counted) }, func() {
+		p.buildState()
+		p.buildChannels()
+		<-counted
+		p.buildAnnotations()
+	})
 	p.plan.Events = append(p.plan.Events, p.endpointsEvents...)
 }
 

@@ -40,8 +40,9 @@ type endpointsWork struct {
 }
 
 // buildEndpoints computes the mux's EndpointSlices and/or legacy Endpoints from
-// the channels' slices, and the ready-pod counts the annotations show.
-func (p *pass) buildEndpoints() {
+// the channels' slices, and the ready-pod counts the annotations show; it closes
+// counted once those are in.
+func (p *pass) buildEndpoints(counted chan<- struct{}) {
 	// Each Service's slices, in snapshot order, as chains through next: no slice
 	// of slices per channel.
 	type chain struct{ head, tail int }
@@ -84,6 +85,7 @@ func (p *pass) buildEndpoints() {
 			w.add(c.refStr, s, served)
 		}
 	}
+	close(counted)
 	ordered := make([]*group, 0, len(w.groups))
 	for _, g := range w.groups {
 		sortEndpoints(g)

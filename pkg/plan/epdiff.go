@@ -209,36 +209,55 @@ func (p *pass) endpointsEvent(reason, msg string) {
 }
 
 // compareSlices fills the plan's SliceChanges and StaleSlices from the live slices
-// svcmux manages, and returns how many there are.
+// svcmux manages, and returns how many there are. A steady pass of a large mux
+// compares thousands of slices, each with its own: the two halves run side by side.
 func (p *pass) compareSlices() (owned int) {
-	liveByName := make(map[string]*discoveryv1.EndpointSlice, len(p.snap.MuxSlices))
+	live := make(map[string]*discoveryv1.EndpointSlice, len(p.snap.MuxSlices))
 	for _, s := range p.snap.MuxSlices {
 		if isOwnedSlice(s) {
-			liveByName[s.Name] = s
+			live[s.Name] = s
 		}
 	}
-	owned = len(liveByName)
+	owned = len(live)
 	// Every desired slice carries the pass's labels: their pairs are listed once.
 	labels := pairsOf(p.sliceLabels())
-	changes := make([]SliceChange, len(p.plan.Slices))
-	for i, s := range p.plan.Slices {
-		l, ok := liveByName[s.Name]
-		switch {
-		case !ok:
-			changes[i] = SliceCreated
-		case l.AddressType != s.AddressType:
-			changes[i] = SliceReplaced
-		case sliceDiffers(s, l, labels):
-			changes[i] = SliceUpdated
+	desired := p.plan.Slices
+	changes := make([]SliceChange, len(desired))
+	var matched [2]int // live slices desired too, by half
+	inHalves(len(desired), func(half, from, to int) {
+		for i := from; i < to; i++ {
+			s := desired[i]
+			l, ok := live[s.Name]
+			switch {
+			case !ok:
+				changes[i] = SliceCreated
+				continue
+			case l.AddressType != s.AddressType:
+				changes[i] = SliceReplaced
+			case sliceDiffers(s, l, labels):
+				changes[i] = SliceUpdated
+			}
+			matched[half]++
 		}
-		delete(liveByName, s.Name)
-	}
+	})
 	p.plan.SliceChanges = changes
-	for name := range liveByName {
-		p.plan.StaleSlices = append(p.plan.StaleSlices, name)
+	if matched[0]+matched[1] < owned { // desired slice names are distinct
+		p.plan.StaleSlices = staleSlices(live, desired)
 	}
-	sort.Strings(p.plan.StaleSlices)
 	return owned
+}
+
+// staleSlices names, sorted, the live slices no desired slice has the name of.
+func staleSlices(live map[string]*discoveryv1.EndpointSlice, desired []*discoveryv1.EndpointSlice) []string {
+	for _, s := range desired {
+		delete(live, s.Name)
+	}
+	stale := make([]string, 0, len(live))
+	for name := range live {
+		stale = append(stale, name)
+	}
+	sort.Strings(stale)
+	return stale
 }
 
 // tupleSet holds "ip:port/protocol" endpoints split by readiness. The tuples are

@@ -1,0 +1,41 @@
+package plan
+
+// A large mux's pass is tens of milliseconds of pure CPU on the agent's critical
+// path at start-up, and the agent's pod has two cores as a rule: the stages and
+// loops that are independent run on both. Each goroutine writes only its own part
+// of the plan, and the result is the same as a serial run's (determinism_test.go,
+// and -race on every unit test).
+
+// parallelFrom is the work, in loop steps, below which a loop is not split: a
+// goroutine costs about a microsecond, a small mux's whole pass a few dozen.
+const parallelFrom = 512
+
+// inHalves runs f over [0, n) in two halves, the first on its own goroutine, and
+// returns when both are done; below parallelFrom, in one call on this goroutine.
+// half (0 or 1) lets f keep per-half tallies without sharing them.
+func inHalves(n int, f func(half, from, to int)) {
+	if n < parallelFrom {
+		f(0, 0, n)
+		return
+	}
+	mid := n / 2
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f(0, 0, mid)
+	}()
+	f(1, mid, n)
+	<-done
+}
+
+// besides runs a on its own goroutine and b on this one, and returns when both
+// are done.
+func besides(a, b func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		a()
+	}()
+	b()
+	<-done
+}
