@@ -30,6 +30,7 @@ type svcKey struct{ namespace, name string }
 // groups, their endpoints and the slices are carved from slabs sized once.
 type endpointsWork struct {
 	groups    map[string]*group
+	order     []*group // the groups, in the order they were made
 	groupSlab []group
 	chanSlab  []string // the groups' channel lists: one each, as a rule
 	epSlab    []discoveryv1.Endpoint
@@ -61,9 +62,10 @@ func (p *pass) buildEndpoints(counted chan<- struct{}) {
 		}
 	}
 	tcp := corev1.ProtocolTCP
-	w := &endpointsWork{groups: make(map[string]*group, len(p.channels)), groupSlab: newSlab[group](len(p.channels)),
-		chanSlab: newSlab[string](len(p.channels)),
-		epSlab:   newSlab[discoveryv1.Endpoint](endpoints), portSlab: newSlab[discoveryv1.EndpointPort](p.served), tcp: &tcp}
+	w := &endpointsWork{groups: make(map[string]*group, len(p.channels)), order: make([]*group, 0, len(p.channels)),
+		groupSlab: newSlab[group](len(p.channels)),
+		chanSlab:  newSlab[string](len(p.channels)),
+		epSlab:    newSlab[discoveryv1.Endpoint](endpoints), portSlab: newSlab[discoveryv1.EndpointPort](p.served), tcp: &tcp}
 	var own []*discoveryv1.EndpointSlice
 	for _, c := range p.channels {
 		own = own[:0]
@@ -86,19 +88,21 @@ func (p *pass) buildEndpoints(counted chan<- struct{}) {
 		}
 	}
 	close(counted)
-	ordered := make([]*group, 0, len(w.groups))
-	for _, g := range w.groups {
+	// The groups in the order they were made, which the channels' order fixes: the
+	// slices are sorted by name in the end, so only the legacy Endpoints, whose
+	// subsets follow the groups, need them sorted by key.
+	ordered := w.order
+	for _, g := range ordered {
 		sortEndpoints(g)
 		if len(g.channels) > 1 {
 			sort.Strings(g.channels)
 		}
-		ordered = append(ordered, g)
 	}
-	sortBy(ordered, func(a, b *group) int { return strings.Compare(a.key, b.key) })
 	if p.opts.EndpointsMode.slices() {
 		p.plan.Slices = p.slicesFor(ordered)
 	}
 	if p.opts.EndpointsMode.endpoints() {
+		sortBy(ordered, func(a, b *group) int { return strings.Compare(a.key, b.key) })
 		p.plan.Endpoints = p.legacyEndpoints(ordered)
 	}
 	p.plan.DeleteLegacyEndpoints = p.opts.EndpointsMode == EndpointsModeSlices && IsPythonEndpoints(p.snap.MuxEndpoints)
@@ -157,6 +161,7 @@ func (w *endpointsWork) add(channel string, s *discoveryv1.EndpointSlice, served
 			endpoints: carve(&w.epSlab, len(s.Endpoints)),
 			channels:  carve(&w.chanSlab, 1)}
 		w.groups[g.key] = g
+		w.order = append(w.order, g)
 	}
 	// A channel's slices are added one after another, so a repeat is the last one.
 	if n := len(g.channels); n == 0 || g.channels[n-1] != channel {
