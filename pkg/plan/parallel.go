@@ -8,7 +8,7 @@ package plan
 
 // parallelFrom is the work, in loop steps, below which a loop is not split: a
 // goroutine costs about a microsecond, a small mux's whole pass a few dozen.
-const parallelFrom = 512
+var parallelFrom = 512 // a variable only so tests can plan without splitting
 
 // inHalves runs f over [0, n) in two halves, the first on its own goroutine, and
 // returns when both are done; below parallelFrom, in one call on this goroutine.

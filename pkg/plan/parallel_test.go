@@ -1,0 +1,60 @@
+package plan
+
+import (
+	"math"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	discoveryv1 "k8s.io/api/discovery/v1"
+)
+
+// serially runs f with no loop split in halves (the stages still run side by side).
+func serially(f func() Plan) Plan {
+	saved := parallelFrom
+	parallelFrom = math.MaxInt
+	defer func() { parallelFrom = saved }()
+	return f()
+}
+
+// changedWorld is a steady mux of n channels where a live slice was lost, one was
+// edited by hand, one is left over from a channel that went, and a new channel
+// arrived: every verdict the slice comparison can give, in both halves.
+func changedWorld(n int) Snapshot {
+	s := deepCopySnapshot(benchWorld(n, true))
+	live := s.MuxSlices
+	edited := live[n/4].DeepCopy()
+	edited.Endpoints = edited.Endpoints[:1]
+	stale := live[3*n/4].DeepCopy()
+	stale.Name += "-left"
+	s.MuxSlices = append(append([]*discoveryv1.EndpointSlice{edited, stale}, live[1:n/4]...), live[n/4+1:]...)
+	s.Channels = append(s.Channels, auto(channel("ns0/svc-new", "http:700", "grpc:9090"), "grpc:auto"))
+	s.ChannelSlices = append(s.ChannelSlices, slice("ns0/svc-new", "svc-new-x", "http", 8080, "10.200.0.1"))
+	return s
+}
+
+func TestALargeMuxIsPlannedTheSameWithItsLoopsSplitInHalvesAsInOneRun(t *testing.T) {
+	n := 2 * parallelFrom // both halves past the threshold
+	for name, s := range map[string]Snapshot{
+		"a cold pass":                     benchWorld(n, false),
+		"a steady pass":                   benchWorld(n, true),
+		"a pass with every slice verdict": changedWorld(n),
+	} {
+		t.Run(name, func(t *testing.T) {
+			split := Compute(s, benchOptions())
+			one := serially(func() Plan { return Compute(s, benchOptions()) })
+			require.Len(t, split.Slices, len(one.Slices))
+			assert.Equal(t, one, split)
+		})
+	}
+}
+
+func TestThePassWithEverySliceVerdictHasThem(t *testing.T) {
+	p := Compute(changedWorld(2*parallelFrom), benchOptions())
+	seen := map[SliceChange]int{}
+	for _, c := range p.SliceChanges {
+		seen[c]++
+	}
+	assert.Equal(t, map[SliceChange]int{SliceKept: 2*parallelFrom - 2, SliceCreated: 2, SliceUpdated: 1}, seen)
+	assert.Len(t, p.StaleSlices, 1)
+}
