@@ -87,11 +87,12 @@ func Compute(s Snapshot, o Options) Plan {
 // the decisions and write disjoint parts of the plan and of the channel views;
 // buildEndpoints counts the ready pods, which the annotations show, first, and says
 // so on counted. The endpoints are a third of a cold pass of a large mux, so on two
-// cores that pass takes little more than the longer of the two. Events are sorted
-// after, so the plan is the same as if the stages ran one after another.
+// cores that pass takes little more than the longer of the two (a small mux's run
+// one after the other). Events are sorted after, so the plan is the same as if the
+// stages ran one after another.
 func (p *pass) buildBesideEndpoints() {
 	counted := make(chan struct{})
-	besides(func() { p.buildEndpoints(counted) }, func() {
+	besides(len(p.channels), func() { p.buildEndpoints(counted) }, func() {
 		p.buildState()
 		p.buildChannels()
 		<-counted

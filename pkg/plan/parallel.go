@@ -1,13 +1,14 @@
 package plan
 
 // A large mux's pass is tens of milliseconds of pure CPU on the agent's critical
-// path at start-up, and the agent's pod has two cores as a rule: the stages and
-// loops that are independent run on both. Each goroutine writes only its own part
-// of the plan, and the result is the same as a serial run's (determinism_test.go,
-// and -race on every unit test).
+// path at start-up, and a node seldom gives a pod one core only: the stages and
+// loops that are independent run on two. Each goroutine writes only its own part
+// of the plan, and the result is the same as a serial run's (parallel_test.go, and
+// -race on every unit test).
 
-// parallelFrom is the work, in loop steps, below which a loop is not split: a
-// goroutine costs about a microsecond, a small mux's whole pass a few dozen.
+// parallelFrom is the work, in loop steps or channels, below which nothing runs
+// side by side: a goroutine costs about a microsecond, a small mux's whole pass a
+// few dozen.
 var parallelFrom = 512 // a variable only so tests can plan without splitting
 
 // inHalves runs f over [0, n) in two halves, the first on its own goroutine, and
@@ -29,8 +30,15 @@ func inHalves(n int, f func(half, from, to int)) {
 }
 
 // besides runs a on its own goroutine and b on this one, and returns when both
-// are done.
-func besides(a, b func()) {
+// are done; for n (the work, as for inHalves) below parallelFrom, a then b on this
+// goroutine: a small mux's pass is not worth a goroutine, and an agent planning
+// many small muxes at once keeps its cores busy already.
+func besides(n int, a, b func()) {
+	if n < parallelFrom {
+		a()
+		b()
+		return
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -9,7 +9,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 )
 
-// serially runs f with no loop split in halves (the stages still run side by side).
+// serially runs f with every stage and loop run one after another, as a small mux's.
 func serially(f func() Plan) Plan {
 	saved := parallelFrom
 	parallelFrom = math.MaxInt
@@ -33,7 +33,7 @@ func changedWorld(n int) Snapshot {
 	return s
 }
 
-func TestALargeMuxIsPlannedTheSameWithItsLoopsSplitInHalvesAsInOneRun(t *testing.T) {
+func TestALargeMuxIsPlannedTheSameSideBySideAsOneStepAfterAnother(t *testing.T) {
 	n := 2 * parallelFrom // both halves past the threshold
 	for name, s := range map[string]Snapshot{
 		"a cold pass":                     benchWorld(n, false),
