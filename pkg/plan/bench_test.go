@@ -6,6 +6,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/nowakeai/svcmux/pkg/state"
 )
@@ -27,8 +28,10 @@ func benchWorld(n int, steady bool) Snapshot {
 	for i := 0; i < n; i++ {
 		ref := fmt.Sprintf("ns%d/svc-%05d", i%10, i)
 		s.Channels = append(s.Channels, auto(channel(ref, fmt.Sprintf("http:%d", 1000+i), "grpc:9090"), "grpc:auto"))
-		s.ChannelSlices = append(s.ChannelSlices, slice(ref, fmt.Sprintf("svc-%05d-x", i), "http", 8080,
-			fmt.Sprintf("10.%d.%d.1", i/250, i%250), fmt.Sprintf("10.%d.%d.2", i/250, i%250)))
+		cs := slice(ref, fmt.Sprintf("svc-%05d-x", i), "http", 8080,
+			fmt.Sprintf("10.%d.%d.1", i/250, i%250), fmt.Sprintf("10.%d.%d.2", i/250, i%250))
+		cs.UID, cs.ResourceVersion = types.UID(fmt.Sprintf("slice-%05d", i)), "1" // as the API server gives them
+		s.ChannelSlices = append(s.ChannelSlices, cs)
 	}
 	if steady {
 		s = applied(s, Compute(s, testOpts))

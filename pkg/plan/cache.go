@@ -12,8 +12,9 @@ import (
 
 // Cache remembers, across passes, what the planner derives from each channel alone:
 // its named ports with their mux port names (a SHA-256 each), claim keys and owner
-// strings, and its parsed external-ports annotation; and the names of the mux's
-// endpoint slices, a SHA-256 of each endpoint group. The agent keeps one for all its
+// strings, and its parsed external-ports annotation; the names of the mux's
+// endpoint slices, a SHA-256 of each endpoint group; and the slices built for each
+// group, with what they were built from and compared with (slicememo.go). The agent keeps one for all its
 // muxes, so a steady pass over thousands of unchanged channels derives none of it
 // again. An entry is used only while the fields it was derived from are unchanged
 // (the port names, protocols and numbers, the annotation), so a plan computed with a
@@ -22,9 +23,10 @@ import (
 type Cache struct {
 	mu      sync.Mutex
 	entries map[cacheKey]*cacheEntry
-	slices  map[sliceKey]sliceName // the names of a mux's endpoint slices, by group
-	gen     uint32                 // sweep generation
-	uses    int                    // lookups since the last sweep
+	slices  map[sliceKey]sliceName   // the names of a mux's endpoint slices, by group
+	groups  map[groupKey]*builtGroup // the slices built for each group (slicememo.go)
+	gen     uint32                   // sweep generation
+	uses    int                      // lookups since the last sweep
 }
 
 // NewCache returns an empty cache.
@@ -197,15 +199,21 @@ func (c *Cache) sweep() {
 			delete(c.slices, k)
 		}
 	}
+	for k, b := range c.groups {
+		if c.gen-b.gen >= 2 {
+			delete(c.groups, k)
+		}
+	}
 	c.gen++
 	c.uses = 0
 }
 
-// Len is the number of channels and endpoint groups remembered.
+// Len is the number of channels remembered, and twice that of endpoint groups
+// (their slices' names, and the slices built for them).
 func (c *Cache) Len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.entries) + len(c.slices)
+	return len(c.entries) + len(c.slices) + len(c.groups)
 }
 
 // project fills out[i] with the projection of svcs[i], through c when there is

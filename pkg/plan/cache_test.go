@@ -34,7 +34,7 @@ func TestAPlanComputedWithTheCacheEqualsOneComputedWithout(t *testing.T) {
 			c := NewCache()
 			assert.Equal(t, want, compute(t, w.world, cached(c)), "first pass: every channel misses")
 			assert.Equal(t, want, compute(t, w.world, cached(c)), "second pass: every channel hits")
-			assert.Equal(t, len(w.world.Channels)+len(want.Slices), c.Len(), "a projection per channel, a name per slice group")
+			assert.Equal(t, len(w.world.Channels)+2*len(want.Slices), c.Len(), "a projection per channel, a name and the built slices per slice group")
 		})
 	}
 }
@@ -89,7 +89,7 @@ func TestTheCacheForgetsChannelsNoPassUses(t *testing.T) {
 	c := NewCache()
 	gone := benchWorld(100, false)
 	compute(t, gone, cached(c))
-	require.Equal(t, 100+100, c.Len(), "100 channels, 100 slice groups")
+	require.Equal(t, 100+2*100, c.Len(), "100 channels, 100 slice groups named and built")
 	// Another mux's channels keep being planned; the first mux's channels were deleted.
 	other := Snapshot{Mux: mux(muxAnn(testKeys.PortRange, "20000-39999"))}
 	for i := 0; i < 600; i++ {

@@ -45,6 +45,11 @@ type pass struct {
 	// endpointsEvents are buildEndpoints' Events, kept apart while it runs beside
 	// other stages (buildBesideEndpoints) and added to the plan's after.
 	endpointsEvents []Event
+	// origins, groupKeys and built are slicesFor's account of where each desired
+	// slice came from, for compareSlices and rememberSlices (slicememo.go).
+	origins   []sliceOrigin
+	groupKeys []string
+	built     groupReuse
 }
 
 // Compute plans one mux. The snapshot is read, never written.

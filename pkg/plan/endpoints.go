@@ -1,6 +1,7 @@
 package plan
 
 import (
+	stdslices "slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -20,7 +21,8 @@ type group struct {
 	addressType discoveryv1.AddressType
 	ports       []discoveryv1.EndpointPort
 	endpoints   []discoveryv1.Endpoint
-	channels    []string // refs of the channels in the group, distinct
+	channels    []string                     // refs of the channels in the group, distinct
+	sources     []*discoveryv1.EndpointSlice // the channel slices its endpoints came from, in order
 }
 
 // svcKey names a Service without building "namespace/name".
@@ -32,7 +34,8 @@ type endpointsWork struct {
 	groups    map[string]*group
 	order     []*group // the groups, in the order they were made
 	groupSlab []group
-	chanSlab  []string // the groups' channel lists: one each, as a rule
+	chanSlab  []string                     // the groups' channel lists: one each, as a rule
+	srcSlab   []*discoveryv1.EndpointSlice // the groups' sources: one each, as a rule
 	epSlab    []discoveryv1.Endpoint
 	portSlab  []discoveryv1.EndpointPort
 	ports     []discoveryv1.EndpointPort // the port list being built, reused
@@ -64,8 +67,8 @@ func (p *pass) buildEndpoints(counted chan<- struct{}) {
 	tcp := corev1.ProtocolTCP
 	w := &endpointsWork{groups: make(map[string]*group, len(p.channels)), order: make([]*group, 0, len(p.channels)),
 		groupSlab: newSlab[group](len(p.channels)),
-		chanSlab:  newSlab[string](len(p.channels)),
-		epSlab:    newSlab[discoveryv1.Endpoint](endpoints), portSlab: newSlab[discoveryv1.EndpointPort](p.served), tcp: &tcp}
+		chanSlab:  newSlab[string](len(p.channels)), srcSlab: newSlab[*discoveryv1.EndpointSlice](len(p.channels)),
+		epSlab: newSlab[discoveryv1.Endpoint](endpoints), portSlab: newSlab[discoveryv1.EndpointPort](p.served), tcp: &tcp}
 	var own []*discoveryv1.EndpointSlice
 	for _, c := range p.channels {
 		own = own[:0]
@@ -159,7 +162,7 @@ func (w *endpointsWork) add(channel string, s *discoveryv1.EndpointSlice, served
 		*g = group{key: string(kb), addressType: s.AddressType,
 			ports:     append(carve(&w.portSlab, len(w.ports)), w.ports...),
 			endpoints: carve(&w.epSlab, len(s.Endpoints)),
-			channels:  carve(&w.chanSlab, 1)}
+			channels:  carve(&w.chanSlab, 1), sources: carve(&w.srcSlab, 1)}
 		w.groups[g.key] = g
 		w.order = append(w.order, g)
 	}
@@ -167,6 +170,7 @@ func (w *endpointsWork) add(channel string, s *discoveryv1.EndpointSlice, served
 	if n := len(g.channels); n == 0 || g.channels[n-1] != channel {
 		g.channels = append(g.channels, channel)
 	}
+	g.sources = append(g.sources, s)
 	for _, e := range s.Endpoints {
 		if len(e.Addresses) == 0 {
 			continue
@@ -206,55 +210,76 @@ func sortEndpoints(g *group) {
 }
 
 // slicesFor cuts each group into slices of at most 100 endpoints, named after the
-// mux and a hash of the group (newSliceName).
-// The slices of a group share their annotations, and all share their labels and
-// owner reference (plans are read-only); the result is sorted by name.
+// mux and a hash of the group (newSliceName), or takes the slices an earlier pass
+// built from the same channel slices (slicememo.go). The slices of a group share
+// their annotations, and all share their labels and owner reference (plans are
+// read-only); the result is sorted by name, and p.origins says where each came from.
 func (p *pass) slicesFor(groups []*group) []*discoveryv1.EndpointSlice {
-	n := 0
-	for _, g := range groups {
-		n += (len(g.endpoints) + api.MaxEndpointsPerSlice - 1) / api.MaxEndpointsPerSlice
-	}
-	if n == 0 {
-		return nil
-	}
 	// A group without endpoints needs no slice: an empty slice routes nothing.
 	keys := make([]string, 0, len(groups))
+	withEndpoints := groups[:0:0]
 	for _, g := range groups {
 		if len(g.endpoints) > 0 {
 			keys = append(keys, g.key)
+			withEndpoints = append(withEndpoints, g)
 		}
 	}
+	if len(keys) == 0 {
+		return nil
+	}
+	lists := groupChannelsJSON(withEndpoints)
+	m := p.reuseGroups(keys, withEndpoints, lists)
 	names := make([]sliceName, len(keys))
 	p.opts.Cache.sliceNames(p.mux.Name, keys, names)
-	lists := groupChannelsJSON(groups)
-	store := make([]discoveryv1.EndpointSlice, n)
-	out := make([]*discoveryv1.EndpointSlice, 0, n)
+	store := newSlab[discoveryv1.EndpointSlice](m.newSlices)
+	own := p.ownAllocations(m)
+	entries := make([]desiredSlice, 0, m.newSlices+m.reusedSlices)
 	owners := p.ownerReferences()
-	j := 0
-	for _, g := range groups {
-		if len(g.endpoints) == 0 {
+	for j, g := range withEndpoints {
+		b := m.built[j]
+		if m.reused[j] {
+			for k, s := range b.slices {
+				entries = append(entries, desiredSlice{s, sliceOrigin{b, k, true}})
+			}
 			continue
 		}
-		name := names[j]
+		chunks := chunksOf(g)
+		eps, ports, st := g.endpoints, g.ports, carve(&store, chunks)
+		if own {
+			eps, ports, st = stdslices.Clone(eps), stdslices.Clone(ports), make([]discoveryv1.EndpointSlice, 0, chunks)
+		}
 		annotations := p.endpointsAnnotations(lists[j])
-		j++
-		for i := 0; i*api.MaxEndpointsPerSlice < len(g.endpoints); i++ {
-			end := min((i+1)*api.MaxEndpointsPerSlice, len(g.endpoints))
-			s := &store[len(out)]
-			sliceName := name.first
+		for i := range chunks {
+			s := &st[:i+1][i]
+			name := names[j].first
 			if i > 0 {
-				sliceName = name.base + strconv.Itoa(i)
+				name = names[j].base + strconv.Itoa(i)
 			}
-			s.ObjectMeta = metav1.ObjectMeta{Name: sliceName, Namespace: p.mux.Namespace,
+			s.ObjectMeta = metav1.ObjectMeta{Name: name, Namespace: p.mux.Namespace,
 				Labels: p.sliceLabels(), Annotations: annotations, OwnerReferences: owners}
 			s.AddressType = g.addressType
-			s.Endpoints = g.endpoints[i*api.MaxEndpointsPerSlice : end]
-			s.Ports = g.ports
-			out = append(out, s)
+			s.Endpoints = eps[i*api.MaxEndpointsPerSlice : min((i+1)*api.MaxEndpointsPerSlice, len(eps))]
+			s.Ports = ports
+			if b != nil {
+				b.slices = append(b.slices, s)
+			}
+			entries = append(entries, desiredSlice{s, sliceOrigin{b, i, false}})
 		}
 	}
-	sortBy(out, func(a, b *discoveryv1.EndpointSlice) int { return strings.Compare(a.Name, b.Name) })
+	sortBy(entries, func(a, b desiredSlice) int { return strings.Compare(a.s.Name, b.s.Name) })
+	out := make([]*discoveryv1.EndpointSlice, len(entries))
+	p.origins = make([]sliceOrigin, len(entries))
+	for i, e := range entries {
+		out[i], p.origins[i] = e.s, e.origin
+	}
+	p.groupKeys, p.built = keys, m
 	return out
+}
+
+// desiredSlice is a slice of this pass and where it came from, sorted together.
+type desiredSlice struct {
+	s      *discoveryv1.EndpointSlice
+	origin sliceOrigin
 }
 
 // groupChannelsJSON is channelsJSON of the channels of each group with endpoints,

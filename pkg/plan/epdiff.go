@@ -223,7 +223,8 @@ func (p *pass) compareSlices() (owned int) {
 	labels := pairsOf(p.sliceLabels())
 	desired := p.plan.Slices
 	changes := make([]SliceChange, len(desired))
-	var matched [2]int // live slices desired too, by half
+	kept := make([]objectID, len(desired)) // the live slice each desired one equals
+	var matched [2]int                     // live slices desired too, by half
 	inHalves(len(desired), func(half, from, to int) {
 		for i := from; i < to; i++ {
 			s := desired[i]
@@ -234,13 +235,16 @@ func (p *pass) compareSlices() (owned int) {
 				continue
 			case l.AddressType != s.AddressType:
 				changes[i] = SliceReplaced
-			case sliceDiffers(s, l, labels):
+			case p.keptBefore(i, l) || !sliceDiffers(s, l, labels):
+				kept[i] = idOf(l)
+			default:
 				changes[i] = SliceUpdated
 			}
 			matched[half]++
 		}
 	})
 	p.plan.SliceChanges = changes
+	p.rememberSlices(kept)
 	if matched[0]+matched[1] < owned { // desired slice names are distinct
 		p.plan.StaleSlices = staleSlices(live, desired)
 	}
