@@ -210,7 +210,7 @@ func (r plannerReport) render() string {
 	fmt.Fprintf(&b, "- Machine: %s, %d cores, %s, %s/%s; 1-minute load average %s before, %s after (the cores were shared with other work).\n",
 		r.machine.cpu, r.machine.cores, r.machine.goVer, runtime.GOOS, runtime.GOARCH, r.loadBefore, r.loadAfter)
 	fmt.Fprintf(&b, "- Run: `make bench-planner` (pkg/plan TestPlannerReport): BenchmarkCompute's passes, %d runs of %d passes each; every figure is the best run, the median run beside it.\n", r.runs, r.rows[0].iterations)
-	b.WriteString("- Input (benchWorld): N channels × 2 ports — http on its own number (static), grpc:auto from 30000-59999 — each with one EndpointSlice of 2 ready endpoints; endpoints mode slices.\n")
+	b.WriteString("- Input (benchWorld): N channels × 2 ports — http on its own number (static), grpc:auto from 30000-59999 — each with one EndpointSlice of 2 ready endpoints (with a UID and resourceVersion, as the API server gives them); endpoints mode slices.\n")
 	b.WriteString("- cold: the first pass of a freshly started agent — no state ConfigMap, the placeholder mux, new state and planner caches for every pass. " +
 		"steady: the idle pass once the cold plan is applied, with the caches the agent keeps (warm).\n")
 	b.WriteString("- CPU is the process's user+system time per pass, GC included (best run): other load on the shared cores inflates it far less than wall time, so the per-channel and before/now comparisons use it.\n\n")
