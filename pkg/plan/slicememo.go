@@ -161,6 +161,9 @@ func (p *pass) rememberSlices(kept []objectID) {
 	if c == nil || len(m.built) == 0 {
 		return
 	}
+	// Under the lock: a record's gen is written under it, and a copy reads it.
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	copies := map[*builtGroup]*builtGroup{}
 	for i, o := range p.origins {
 		b := o.built
@@ -177,8 +180,6 @@ func (p *pass) rememberSlices(kept []objectID) {
 		}
 		b.kept[o.index] = kept[i]
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.groups == nil {
 		c.groups = make(map[groupKey]*builtGroup, len(m.built))
 	}
