@@ -25,6 +25,7 @@ type Cache struct {
 	entries map[cacheKey]*cacheEntry
 	slices  map[sliceKey]sliceName   // the names of a mux's endpoint slices, by group
 	groups  map[groupKey]*builtGroup // the slices built for each group (slicememo.go)
+	claims  map[string]*claimIndex   // the index of each mux's state document (claimindex.go)
 	gen     uint32                   // sweep generation
 	uses    int                      // lookups since the last sweep
 }
@@ -134,16 +135,22 @@ func (e *cacheEntry) matches(svc *corev1.Service, keys api.Keys) bool {
 // remembered projection must not pin a large slab of a pass long gone), then
 // remembered under a second lock.
 func (c *Cache) projectAll(svcs []*corev1.Service, keys api.Keys, out []projection) {
-	var misses []int
 	c.mu.Lock()
-	for i, svc := range svcs {
-		if e := c.entries[cacheKey{svc.Namespace, svc.Name}]; e != nil && e.matches(svc, keys) {
-			e.gen = c.gen
-			out[i] = e.pr
-			continue
+	// Looked up in halves under the one lock: map reads do not race one another, and
+	// each half marks its own entries (a snapshot names a channel once).
+	var halves [2][]int
+	inHalves(len(svcs), func(half, from, to int) {
+		for i := from; i < to; i++ {
+			svc := svcs[i]
+			if e := c.entries[cacheKey{svc.Namespace, svc.Name}]; e != nil && e.matches(svc, keys) {
+				e.gen = c.gen
+				out[i] = e.pr
+				continue
+			}
+			halves[half] = append(halves[half], i)
 		}
-		misses = append(misses, i)
-	}
+	})
+	misses := append(halves[0], halves[1]...)
 	c.uses += len(svcs)
 	c.sweep()
 	c.mu.Unlock()
@@ -202,6 +209,11 @@ func (c *Cache) sweep() {
 	for k, b := range c.groups {
 		if c.gen-b.gen >= 2 {
 			delete(c.groups, k)
+		}
+	}
+	for k, ix := range c.claims {
+		if c.gen-ix.gen >= 2 {
+			delete(c.claims, k)
 		}
 	}
 	c.gen++

@@ -22,9 +22,8 @@ type pass struct {
 	muxRef string            // mux.String(), computed once
 	labels map[string]string // mux slice labels, shared by every slice
 
-	channels []*channelView     // attached, namespace/name order
-	ports    int                // their named ports
-	byClaim  map[string]portRef // built by reserveOwners only when there are claims to match
+	channels []*channelView // attached, namespace/name order
+	ports    int            // their named ports
 
 	ranges   ports.Ranges
 	rangeErr error

@@ -31,23 +31,9 @@ func (r portRef) port() portView { return r.ch.ports[r.idx] }
 // holds at most one key and each key has at most one owner; the first source wins.
 // Claims of identities that no longer exist are simply not carried over (pruned).
 func (p *pass) reserveOwners() {
-	identities := 0 // distinct claim keys of the channel ports
+	identities := 0 // named channel ports: at least as many as their distinct claim keys
 	if p.stateOK && len(p.oldDoc.Claims) > 0 {
-		p.byClaim = make(map[string]portRef, p.ports)
-		for _, c := range p.channels {
-			for i, pv := range c.ports {
-				p.byClaim[pv.claimKey] = portRef{c, i}
-			}
-		}
-		identities = len(p.byClaim)
-		var key []byte // the claim's key, built in place: no string per claim
-		for i := range p.oldDoc.Claims {
-			cl := &p.oldDoc.Claims[i] // the document is read-only, so holdings may point into it
-			key = appendClaimKey(key[:0], cl)
-			if ref, ok := p.byClaim[string(key)]; ok {
-				p.hold(ref, ports.NewKey(cl.MuxPort, cl.Protocol), cl)
-			}
-		}
+		identities = p.matchClaims()
 	} else if p.anyPort() {
 		identities = 1 // nothing is held, so any identity is unheld: the count is moot
 	}
