@@ -37,11 +37,15 @@ type apiServer struct {
 	// when set, is told "METHOD path" of every request as it comes in.
 	hold     map[string]chan struct{}
 	arrivals chan string
+	// released is, for each held request, how many requests had arrived when it
+	// was let go: a request logged at an index below that came in while it was held.
+	released map[string]int
 }
 
 func newAPIServer(t *testing.T, existing ...string) (*apiServer, kubernetes.Interface) {
 	t.Helper()
-	s := &apiServer{objects: map[string]bool{}, versions: map[string]int{}, delay: map[string]time.Duration{}, hold: map[string]chan struct{}{}}
+	s := &apiServer{objects: map[string]bool{}, versions: map[string]int{}, delay: map[string]time.Duration{}, hold: map[string]chan struct{}{},
+		released: map[string]int{}}
 	for _, p := range existing {
 		s.objects[p] = true
 		s.versions[p] = 20
@@ -79,6 +83,9 @@ func (s *apiServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if held != nil {
 		<-held
+		s.mu.Lock()
+		s.released[r.Method+" "+path] = len(s.log)
+		s.mu.Unlock()
 	}
 	defer func() {
 		s.mu.Lock()

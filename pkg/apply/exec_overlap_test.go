@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -17,22 +18,33 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 )
 
-// The channel stage runs beside the mux and endpoint stages (Executor.Run).
+// The channel stage waits for the mux stage, then runs beside the endpoint
+// stages (Executor.Run).
 
-// The mux patch is held by the server: the channels' ports annotations arrive
-// while it is in flight, and what must wait for the mux (a finalizer write to the
-// mux itself, the channel status that says the port is served) arrives after it.
-func TestChannelAnnotationsGoOutBesideTheMuxWriteAndTheStatusWaitsForIt(t *testing.T) {
+// sliceCreate is a write of the endpoints stage: a new mux slice.
+func sliceCreate(name string) Write {
+	return Write{Stage: StageEndpoints, Kind: KindSlice, Verb: VerbCreate, Resource: "endpointslices", Namespace: "svc-mux", Name: name,
+		Object: &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Namespace: "svc-mux", Name: name}}}
+}
+
+// The mux patch and then an endpoint slice create are held by the server in
+// turn: no annotation arrives while the mux patch is in flight; the channels'
+// ports annotations arrive while the slice create is; and what must wait for both
+// (a finalizer write to the mux itself, the channel status that says the port is
+// served) arrives after them.
+func TestChannelAnnotationsWaitForTheMuxWriteGoOutBesideTheEndpointsAndTheStatusWaitsForAll(t *testing.T) {
 	muxPath := "/api/v1/namespaces/svc-mux/services/mux"
+	slicePath := "/apis/discovery.k8s.io/v1/namespaces/svc-mux/endpointslices/mux-0000beef-0"
 	srv, client := newAPIServer(t, muxPath, "/api/v1/namespaces/app/services/ch-0", "/api/v1/namespaces/app/services/ch-1")
-	release := make(chan struct{})
-	srv.hold["PATCH "+muxPath] = release
+	muxHeld, sliceHeld := make(chan struct{}), make(chan struct{})
+	srv.hold["PATCH "+muxPath] = muxHeld
+	srv.hold["POST "+slicePath] = sliceHeld
 	srv.arrivals = make(chan string, 16)
 	status := svcPatch(StageChannelStatus, KindChannel, "app", "ch-0")
 	status.Subresource = "status"
 	ws := []Write{status, svcPatch(StageChannels, KindMux, "svc-mux", "mux"),
 		svcPatch(StageChannels, KindChannel, "app", "ch-1"), svcPatch(StageChannels, KindChannel, "app", "ch-0"),
-		svcPatch(StageMux, KindMux, "svc-mux", "mux"),
+		sliceCreate("mux-0000beef-0"), svcPatch(StageMux, KindMux, "svc-mux", "mux"),
 		{Stage: StageState, Kind: KindState, Verb: VerbCreate, Resource: "configmaps", Namespace: "svc-mux", Name: "mux-port-allocations",
 			Object: &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "svc-mux", Name: "mux-port-allocations"}}}}
 	done := make(chan error, 1)
@@ -40,17 +52,21 @@ func TestChannelAnnotationsGoOutBesideTheMuxWriteAndTheStatusWaitsForIt(t *testi
 		_, err := (&Executor{Client: client, Workers: 8}).Run(context.Background(), ws)
 		done <- err
 	}()
-	var whileHeld []string
-	for range 4 { // the state, then the held mux patch and both annotations, in any order
-		whileHeld = append(whileHeld, <-srv.arrivals)
+	assert.Equal(t, "POST /api/v1/namespaces/svc-mux/configmaps/mux-port-allocations", <-srv.arrivals, "the state goes first")
+	assert.Equal(t, "PATCH "+muxPath, <-srv.arrivals, "then the mux")
+	close(muxHeld)
+	var whileSliceHeld []string
+	for range 3 { // the held slice create and both annotations, in any order
+		whileSliceHeld = append(whileSliceHeld, <-srv.arrivals)
 	}
-	assert.Equal(t, "POST /api/v1/namespaces/svc-mux/configmaps/mux-port-allocations", whileHeld[0], "the state goes first")
-	assert.ElementsMatch(t, []string{"PATCH " + muxPath, "PATCH /api/v1/namespaces/app/services/ch-0",
-		"PATCH /api/v1/namespaces/app/services/ch-1"}, whileHeld[1:], "the annotations did not wait for the mux")
-	close(release)
+	assert.ElementsMatch(t, []string{"POST " + slicePath, "PATCH /api/v1/namespaces/app/services/ch-0",
+		"PATCH /api/v1/namespaces/app/services/ch-1"}, whileSliceHeld, "the annotations did not wait for the endpoints")
+	close(sliceHeld)
 	require.NoError(t, <-done)
+	log := srv.requests()
 	assert.Equal(t, []string{"PATCH " + muxPath, "PATCH /api/v1/namespaces/app/services/ch-0/status"},
-		srv.requests()[4:], "the mux finalizer and the status came after the mux patch, in stage order")
+		log[5:], "the mux finalizer and the status came after the endpoints, in stage order")
+	assert.Equal(t, 2, srv.released["PATCH "+muxPath], "nothing came in while the mux patch was held")
 }
 
 func TestAFailureBesideTheChannelAnnotationsStopsTheStatusAndCountsWhatWasWritten(t *testing.T) {
@@ -63,7 +79,7 @@ func TestAFailureBesideTheChannelAnnotationsStopsTheStatusAndCountsWhatWasWritte
 		failed  Stage
 		wantErr string
 	}{
-		{"a refused mux write stops the status; the annotation sent beside it is counted", "mux",
+		{"a refused mux write stops the status; the annotation, let go as Run returns, is counted", "mux",
 			map[Kind]int{KindChannel: 1}, StageMux, "patch services svc-mux/mux"},
 		{"a refused annotation stops the status; the mux write is counted", "ch-0",
 			map[Kind]int{KindMux: 1}, StageChannels, "patch services app/ch-0"},
@@ -87,19 +103,21 @@ func TestAFailureBesideTheChannelAnnotationsStopsTheStatusAndCountsWhatWasWritte
 	}
 }
 
-func TestTheChannelWritesBesideTheMuxShareTheOneBoundOfWorkers(t *testing.T) {
+func TestTheChannelWritesBesideTheEndpointsShareTheOneBoundOfWorkers(t *testing.T) {
 	muxPath := "/api/v1/namespaces/svc-mux/services/mux"
 	existing := []string{muxPath}
-	ws := []Write{svcPatch(StageMux, KindMux, "svc-mux", "mux")}
+	ws := []Write{svcPatch(StageMux, KindMux, "svc-mux", "mux"), sliceCreate("mux-0000beef-0"), sliceCreate("mux-0000dead-0")}
 	for i := range 6 {
 		name := fmt.Sprintf("ch-%d", i)
 		existing = append(existing, "/api/v1/namespaces/app/services/"+name)
 		ws = append(ws, svcPatch(StageChannels, KindChannel, "app", name))
 	}
 	srv, client := newAPIServer(t, existing...)
+	srv.delay["POST"] = 5 * time.Millisecond
 	srv.delay["PATCH"] = 5 * time.Millisecond
 	res, err := (&Executor{Client: client, Workers: 2}).Run(context.Background(), ws)
 	require.NoError(t, err)
-	assert.Equal(t, map[Kind]int{KindMux: 1, KindChannel: 6}, res.Writes)
-	assert.Equal(t, 2, srv.maxInFlight, "the mux write and the annotations beside it are two at most")
+	assert.Equal(t, map[Kind]int{KindMux: 1, KindSlice: 2, KindChannel: 6}, res.Writes)
+	assert.Equal(t, 2, srv.maxInFlight, "the slice writes and the annotations beside them are two at most")
+	assert.Equal(t, "PATCH "+muxPath, srv.requests()[0], "the mux write went first, alone")
 }

@@ -50,8 +50,8 @@ func leading(t testing.TB, a *world.Agent) bool {
 func served(w *world.World, name, want string) {
 	w.T().Helper()
 	w.WaitServiceFor(name, func(s *corev1.Service) (bool, string) {
-		// The ports annotation alone can come before the mux has the port (it goes out
-		// beside the mux write); Accepted, written after the mux, names the same mapping.
+		// The ports annotation alone can come before the mux's endpoints are written (it
+		// goes out beside them); Accepted, written after them, names the same mapping.
 		c := w.Accepted(s)
 		return s.Annotations[w.Key("ports")] == want && c != nil && c.Status == metav1.ConditionTrue &&
 			strings.Contains(c.Message, ": "+want), w.DescribeAll(s)
