@@ -98,9 +98,8 @@ func (e *Executor) Run(ctx context.Context, writes []Write) (res Result, err err
 	started := false
 	for _, st := range stages {
 		if st == StageChannels {
-			waited := early
+			waited := early // released after the mux stage, or at once when there was none
 			early = nil
-			waited.release()
 			if err := waited.wait(&res); err != nil {
 				res.Failed = st
 				return res, err

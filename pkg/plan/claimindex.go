@@ -44,11 +44,12 @@ func (c *Cache) claimIndex(mux string, claims []state.Claim) *claimIndex {
 	}
 	c.mu.Lock()
 	ix := c.claims[mux]
-	if ix.indexes(claims) {
+	hit := ix.indexes(claims)
+	if hit {
 		ix.gen = c.gen
 	}
 	c.mu.Unlock()
-	if ix.indexes(claims) {
+	if hit {
 		return ix
 	}
 	ix = newClaimIndex(claims)
