@@ -87,7 +87,7 @@ func DefaultConfig() Config {
 		KubeAPIQPS:              1000,
 		KubeAPIBurst:            2000,
 		CoalesceWindow:          100 * time.Millisecond,
-		Workers:                 4,
+		Workers:                 8,
 		ChannelWriteConcurrency: 32,
 		LogLevel:                "info",
 		LogFormat:               "text",
@@ -122,7 +122,7 @@ func (c *Config) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.CoalesceWindow, "coalesce-window", c.CoalesceWindow,
 		"how long a changed mux waits for its changes to pause before its pass, so changes arriving together share one pass; at most 10 windows after the first (0: none)")
 	fs.IntVar(&c.ChannelWriteConcurrency, "channel-write-concurrency", c.ChannelWriteConcurrency,
-		"writes in flight at once within one mux pass")
+		"writes in flight at once, shared by every mux pass")
 	fs.BoolVar(&c.NamespaceSelector, "namespace-selector", c.NamespaceSelector,
 		"honour <prefix>/allowed-namespace-selector on muxes: watch Namespaces once a mux uses one (needs list and watch on namespaces)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")

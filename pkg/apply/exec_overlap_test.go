@@ -121,3 +121,32 @@ func TestTheChannelWritesBesideTheEndpointsShareTheOneBoundOfWorkers(t *testing.
 	assert.Equal(t, 2, srv.maxInFlight, "the slice writes and the annotations beside them are two at most")
 	assert.Equal(t, "PATCH "+muxPath, srv.requests()[0], "the mux write went first, alone")
 }
+
+// The agent runs several mux passes at once on one Executor: together they keep
+// to its one bound, so the API server never has more than Workers of its writes.
+func TestPassesRunningAtOnceShareTheExecutorsOneBoundOfWorkers(t *testing.T) {
+	var existing []string
+	passes := make([][]Write, 3)
+	for p := range passes {
+		for i := range 8 {
+			name := fmt.Sprintf("ch-%d-%d", p, i)
+			existing = append(existing, "/api/v1/namespaces/app/services/"+name)
+			passes[p] = append(passes[p], svcPatch(StageChannels, KindChannel, "app", name))
+		}
+	}
+	srv, client := newAPIServer(t, existing...)
+	srv.delay["PATCH"] = 10 * time.Millisecond
+	exec := &Executor{Client: client, Workers: 4}
+	errs := make(chan error, len(passes))
+	for _, ws := range passes {
+		go func() {
+			_, err := exec.Run(context.Background(), ws)
+			errs <- err
+		}()
+	}
+	for range passes {
+		require.NoError(t, <-errs)
+	}
+	assert.Len(t, srv.requests(), 24)
+	assert.Equal(t, 4, srv.maxInFlight, "three passes of eight writes, four writes in flight at most")
+}

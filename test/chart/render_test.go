@@ -105,7 +105,7 @@ func TestTheAgentRunsWithFlagsItKnows(t *testing.T) {
 			[]string{"--api-prefix=svc-mux.nowake.ai", "--default-mux-namespace=svc-mux", "--endpoints-mode=slices",
 				"--dry-run=false", "--leader-elect=true", "--leader-election-id=svcmux-agent",
 				"--metrics-bind-address=:8080", "--health-probe-bind-address=:8081", "--kube-api-qps=1000",
-				"--kube-api-burst=2000", "--workers=4", "--channel-write-concurrency=32", "--coalesce-window=100ms", "--namespace-selector=false",
+				"--kube-api-burst=2000", "--workers=8", "--channel-write-concurrency=32", "--coalesce-window=100ms", "--namespace-selector=false",
 				"--log-level=info", "--log-format=json"}},
 		{"the Python controller's DEFAULT_MUX_NAMESPACE and DRYRUN_MODE keep their meaning",
 			func(*testing.T) map[string]any {
@@ -116,7 +116,7 @@ func TestTheAgentRunsWithFlagsItKnows(t *testing.T) {
 			[]string{"--api-prefix=lb.example.com", "--default-mux-namespace=muxes", "--endpoints-mode=slices",
 				"--dry-run=true", "--leader-elect=true", "--leader-election-id=svcmux-agent",
 				"--metrics-bind-address=:8080", "--health-probe-bind-address=:8081", "--kube-api-qps=1000",
-				"--kube-api-burst=2000", "--workers=4", "--channel-write-concurrency=32", "--coalesce-window=100ms", "--namespace-selector=false",
+				"--kube-api-burst=2000", "--workers=8", "--channel-write-concurrency=32", "--coalesce-window=100ms", "--namespace-selector=false",
 				"--log-level=info", "--log-format=json"}},
 		{"agent values become flags, extra arguments last",
 			func(*testing.T) map[string]any { return everythingOn() },
@@ -124,7 +124,7 @@ func TestTheAgentRunsWithFlagsItKnows(t *testing.T) {
 				"--dry-run=true", "--leader-elect=true", "--leader-election-id=svcmux-agent",
 				"--leader-election-lease-duration=30s", "--leader-election-renew-deadline=20s",
 				"--leader-election-retry-period=4s", "--metrics-bind-address=:8080", "--health-probe-bind-address=:8081",
-				"--kube-api-qps=1000", "--kube-api-burst=2000", "--workers=4", "--channel-write-concurrency=32",
+				"--kube-api-qps=1000", "--kube-api-burst=2000", "--workers=8", "--channel-write-concurrency=32",
 				"--coalesce-window=100ms", "--namespace-selector=true", "--log-level=info", "--log-format=json", "--log-level=debug"}},
 	}
 	for _, tt := range tests {
