@@ -168,8 +168,10 @@ func runScenario(t *testing.T, cp *controlplane.ControlPlane, sc scenario, idle 
 	if err := c.CoreV1().Namespaces().Delete(ctx, floorNS, metav1.DeleteOptions{}); err != nil {
 		t.Fatalf("deleting the floor's namespace: %v", err)
 	}
+	deleting := time.Now()
 	waitNamespacesGone(t, c, []string{floorNS})
 	ms := func(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
+	t.Logf("floor: its namespace was gone %v after its deletion", ms(time.Since(deleting)))
 	t.Logf("floor: %d mux + %d state + %d annotation + %d status writes in %v: together %v (the longest mux write %v), mux first %v + %v",
 		sc.muxes, sc.muxes, sc.channels(), sc.channels(), ms(f.all), ms(f.together), ms(f.longestMux), ms(f.muxPhase), ms(f.channels))
 
