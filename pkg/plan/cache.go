@@ -106,7 +106,11 @@ type cacheEntry struct {
 	keyName  string // the external-ports annotation key the projection read
 	external string // and its value
 	pr       projection
-	gen      uint32 // last sweep generation that used the entry
+	// version is the resourceVersion pr.ignored was derived from: the fields it
+	// reads are the whole spec and every annotation, too many to compare on every
+	// pass, and a channel that changed none of them keeps its resourceVersion.
+	version string
+	gen     uint32 // last sweep generation that used the entry
 }
 
 // portInput is what the projection reads of one spec.ports entry.
@@ -144,6 +148,10 @@ func (c *Cache) projectAll(svcs []*corev1.Service, keys api.Keys, out []projecti
 			svc := svcs[i]
 			if e := c.entries[cacheKey{svc.Namespace, svc.Name}]; e != nil && e.matches(svc, keys) {
 				e.gen = c.gen
+				if svc.ResourceVersion == "" || e.version != svc.ResourceVersion {
+					// Its ports are as they were, but anything else of it may have changed.
+					e.pr.ignored, e.version = IgnoredChannelFields(svc), svc.ResourceVersion
+				}
 				out[i] = e.pr
 				continue
 			}
@@ -169,7 +177,7 @@ func (c *Cache) projectAll(svcs []*corev1.Service, keys api.Keys, out []projecti
 		for j := from; j < to; j++ {
 			svc := svcs[misses[j]]
 			e := &entries[j]
-			*e = cacheEntry{keyName: keys.ExternalPorts, external: svc.Annotations[keys.ExternalPorts],
+			*e = cacheEntry{keyName: keys.ExternalPorts, external: svc.Annotations[keys.ExternalPorts], version: svc.ResourceVersion,
 				inputs: carve(&inputs, len(svc.Spec.Ports)), pr: projectPorts(svc, keys, &views)}
 			for _, sp := range svc.Spec.Ports {
 				e.inputs = append(e.inputs, portInput{name: sp.Name, protocol: sp.Protocol, port: sp.Port})

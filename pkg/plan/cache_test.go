@@ -85,6 +85,53 @@ func TestAChangedChannelMissesTheCache(t *testing.T) {
 	})
 }
 
+// The cache remembers a channel's ignored fields for as long as its
+// resourceVersion stands; an edit the API server accepted has a new one.
+func TestAChannelEditedBesideItsPortsIsReadAgain(t *testing.T) {
+	base := func(version string) Snapshot {
+		s := Snapshot{Mux: mux(muxAnn(testKeys.PortRange, "20000-20099")), Channels: channels(
+			auto(channel("app/api", "http:8080", "grpc:9090"), "grpc:auto"),
+			channel("app/web", "http:80"),
+		)}
+		for _, ch := range s.Channels {
+			ch.ResourceVersion = version
+		}
+		s.Channels[0].Annotations["service.beta.kubernetes.io/aws-load-balancer-scheme"] = "internal"
+		return s
+	}
+	edits := []struct {
+		name string
+		edit func(*corev1.Service)
+	}{
+		{"a provider annotation added", func(s *corev1.Service) {
+			s.Annotations["service.beta.kubernetes.io/aws-load-balancer-internal"] = "true"
+		}},
+		{"a provider annotation removed", func(s *corev1.Service) {
+			delete(s.Annotations, "service.beta.kubernetes.io/aws-load-balancer-scheme")
+		}},
+		{"source ranges set", func(s *corev1.Service) { s.Spec.LoadBalancerSourceRanges = []string{"10.0.0.0/8"} }},
+		{"externalTrafficPolicy made Local", func(s *corev1.Service) {
+			s.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyLocal
+		}},
+	}
+	for _, e := range edits {
+		for _, v := range []struct{ name, before, after string }{
+			{"with a new resourceVersion", "41", "42"},
+			{"with no resourceVersion", "", ""},
+		} {
+			t.Run(e.name+" "+v.name, func(t *testing.T) {
+				c := NewCache()
+				before := compute(t, base(v.before), cached(c))
+				edited := base(v.after)
+				e.edit(edited.Channels[0])
+				want := compute(t, edited)
+				require.NotEqual(t, before.Channels[0].Message, want.Channels[0].Message, "the edit changes what the channel is told")
+				assert.Equal(t, want, compute(t, edited, cached(c)))
+			})
+		}
+	}
+}
+
 func TestTheCacheForgetsChannelsNoPassUses(t *testing.T) {
 	c := NewCache()
 	gone := benchWorld(100, false)

@@ -48,6 +48,8 @@ type channelView struct {
 	svc    *corev1.Service
 	ready  int        // distinct ready backends, counted by buildEndpoints
 	ports  []portView // named ports in spec.ports order
+	// ignored is what the channel sets that the shared load balancer cannot honour.
+	ignored []IgnoredField
 	// invalid is set when the channel cannot be admitted whatever the mux holds.
 	invalid *rejection
 	// denied is set when the mux does not admit the channel's namespace: unlike
@@ -75,6 +77,7 @@ type projection struct {
 	refStr  string // "namespace/name"
 	ports   []portView
 	invalid *rejection
+	ignored []IgnoredField // IgnoredChannelFields, which walks every annotation
 }
 
 // fill makes c the view of svc with its projection.
@@ -82,7 +85,7 @@ func (c *channelView) fill(svc *corev1.Service, pr projection) {
 	c.ref = ObjectRef{Kind: "Service", Namespace: svc.Namespace, Name: svc.Name, UID: svc.UID}
 	c.refStr = pr.refStr
 	c.svc = svc
-	c.ports, c.invalid = pr.ports, pr.invalid
+	c.ports, c.invalid, c.ignored = pr.ports, pr.invalid, pr.ignored
 }
 
 // channelStrings is, in one allocation, "namespace/name" and for each named port
@@ -95,7 +98,7 @@ func channelStrings(svc *corev1.Service) string {
 	size := len(ns) + 1 + len(name)
 	for _, sp := range svc.Spec.Ports {
 		if sp.Name != "" {
-			size += len(ns) + len(name) + 2 + ports.MuxPortNameLen + len(protocolOrTCP(sp.Protocol)) + len(ns) + len(name) + len(sp.Name) + 3
+			size += len(ns) + len(name) + 2 + ports.MuxPortNameLen + len(ports.NormalProtocol(sp.Protocol)) + len(ns) + len(name) + len(sp.Name) + 3
 		}
 	}
 	var b strings.Builder
@@ -113,7 +116,7 @@ func channelStrings(svc *corev1.Service) string {
 		b.WriteString(name)
 		b.WriteByte(':')
 		b.Write(ports.AppendMuxPortName(hash[:0], ns, name, sp.Name))
-		b.WriteString(string(protocolOrTCP(sp.Protocol)))
+		b.WriteString(string(ports.NormalProtocol(sp.Protocol)))
 		b.WriteByte(':')
 		b.WriteString(ns)
 		b.WriteByte(':')
@@ -140,19 +143,12 @@ func muxNameKey(name string) uint32 {
 	return k
 }
 
-func protocolOrTCP(p corev1.Protocol) corev1.Protocol {
-	if p == "" {
-		return corev1.ProtocolTCP
-	}
-	return p
-}
-
 // projectPorts reads a channel's ports and external-ports annotation. Parse
 // problems are recorded on the projection (not returned) so a rejected channel
 // still knows its named ports: an accepted channel that is edited badly keeps
 // serving. Its ports are carved from slab (a pass projects thousands of channels).
 func projectPorts(svc *corev1.Service, keys api.Keys, slab *[]portView) projection {
-	var pr projection
+	pr := projection{ignored: IgnoredChannelFields(svc)}
 	if slab != nil {
 		pr.ports = carve(slab, len(svc.Spec.Ports))
 	}
@@ -165,7 +161,7 @@ func projectPorts(svc *corev1.Service, keys api.Keys, slab *[]portView) projecti
 			unnamed = append(unnamed, fmt.Sprintf("spec.ports[%d]", i))
 			continue
 		}
-		proto := protocolOrTCP(sp.Protocol)
+		proto := ports.CanonicalProtocol(ports.NormalProtocol(sp.Protocol))
 		var owner, claimKey string
 		owner, strs = strs[:refLen+1+ports.MuxPortNameLen], strs[refLen+1+ports.MuxPortNameLen:]
 		claimKeyLen := len(proto) + len(svc.Namespace) + len(svc.Name) + len(sp.Name) + 3

@@ -29,7 +29,7 @@ func (p *pass) buildChannels() {
 		out := &p.plan.Channels[i]
 		out.Channel, out.Accepted, out.Kept = c.ref, d.accepted, d.kept
 		p.plan.Stats.DeclaredPorts += len(c.svc.Spec.Ports)
-		ignored := IgnoredChannelFields(c.svc)
+		ignored := c.ignored
 		out.Mappings = carve(&mappings, len(d.served))
 		for _, sp := range d.served {
 			out.Mappings = append(out.Mappings, ports.PortMapping{Name: sp.pv.name, ChannelPort: sp.pv.channelPort, MuxPort: sp.key.Port})

@@ -15,17 +15,36 @@ type Key struct {
 
 // NewKey builds a Key with the protocol defaulted as Kubernetes defaults it (TCP).
 func NewKey(port int32, p corev1.Protocol) Key {
-	return Key{Port: port, Protocol: normalProtocol(p)}
+	return Key{Port: port, Protocol: NormalProtocol(p)}
 }
 
 // String is "20000/TCP", the form used in conflict messages and events.
 func (k Key) String() string {
-	return strconv.Itoa(int(k.Port)) + "/" + string(normalProtocol(k.Protocol))
+	return strconv.Itoa(int(k.Port)) + "/" + string(NormalProtocol(k.Protocol))
 }
 
-func normalProtocol(p corev1.Protocol) corev1.Protocol {
+// NormalProtocol is p with the API server's default applied: "" is TCP.
+func NormalProtocol(p corev1.Protocol) corev1.Protocol {
 	if p == "" {
 		return corev1.ProtocolTCP
+	}
+	return p
+}
+
+// CanonicalProtocol is p, as the package's own constant when it is one of the
+// three protocols a Service port may name. Every pass compares the protocols of
+// thousands of claims and ports; strings decoded from the objects live wherever
+// their objects do, and comparing two of them reads both from memory, while two
+// equal constants compare by address. What a pass remembers (decoded claims,
+// projected ports) is made canonical once, where it is read from its object.
+func CanonicalProtocol(p corev1.Protocol) corev1.Protocol {
+	switch p {
+	case corev1.ProtocolTCP:
+		return corev1.ProtocolTCP
+	case corev1.ProtocolUDP:
+		return corev1.ProtocolUDP
+	case corev1.ProtocolSCTP:
+		return corev1.ProtocolSCTP
 	}
 	return p
 }
@@ -75,7 +94,7 @@ func NewLedgerSize(n int) *Ledger {
 
 // protocol is the number of p (normalised), -1 when p was never reserved.
 func (l *Ledger) protocol(p corev1.Protocol) int {
-	p = normalProtocol(p)
+	p = NormalProtocol(p)
 	for i, q := range l.protocols {
 		if q == p {
 			return i
@@ -101,7 +120,7 @@ func (l *Ledger) Reserve(k Key, owner string) {
 	i := l.protocol(k.Protocol)
 	if i < 0 {
 		i = len(l.protocols)
-		l.protocols = append(l.protocols, normalProtocol(k.Protocol))
+		l.protocols = append(l.protocols, NormalProtocol(k.Protocol))
 		l.taken = append(l.taken, nil)
 	}
 	l.owners[slot(i, k.Port)] = owner
@@ -150,7 +169,7 @@ func (l *Ledger) Release(k Key) {
 // reserving it; ok is false when every port is taken. Repeated Next+Reserve over the
 // same ranges costs amortised O(1) per call.
 func (l *Ledger) Next(r Ranges, protocol corev1.Protocol) (int32, bool) {
-	c := l.cursor(r, normalProtocol(protocol))
+	c := l.cursor(r, NormalProtocol(protocol))
 	var bits *bitset
 	if i := l.protocol(c.protocol); i >= 0 {
 		bits = l.taken[i]

@@ -3,6 +3,7 @@ package ports
 import (
 	"fmt"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -302,3 +303,27 @@ func BenchmarkLedgerAllocate10kIn20k(b *testing.B) {
 // size is how many (port, protocol) slots are reserved: what these tests check
 // after each step. The planner never needs it.
 func (l *Ledger) size() int { return len(l.owners) }
+
+func TestCanonicalProtocol(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want corev1.Protocol
+	}{
+		{"TCP read from an object is the package's TCP", "TCP", tcp},
+		{"UDP read from an object is the package's UDP", "UDP", udp},
+		{"SCTP read from an object is the package's SCTP", "SCTP", sctp},
+		{"an unknown protocol is kept as it is", "QUIC", "QUIC"},
+		{"an empty protocol stays empty", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			read := corev1.Protocol([]byte(tt.in)) // a string of its own, as a decoder makes it
+			got := CanonicalProtocol(read)
+			assert.Equal(t, tt.want, got)
+			if tt.want == tcp || tt.want == udp || tt.want == sctp {
+				assert.Same(t, unsafe.StringData(string(tt.want)), unsafe.StringData(string(got)), "the constant itself")
+			}
+		})
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/nowakeai/svcmux/pkg/ports"
 )
 
 // Document keys. Objects are decoded into maps of raw values, not structs, because
@@ -106,7 +108,7 @@ func decodeClaim(raw json.RawMessage) (Claim, error) {
 	if err != nil {
 		return Claim{}, err
 	}
-	c.Protocol = corev1.Protocol(protocol)
+	c.Protocol = ports.CanonicalProtocol(corev1.Protocol(protocol))
 
 	if c.Source, err = stringField(fields, "", "source"); err != nil {
 		return Claim{}, err

@@ -2,9 +2,11 @@ package state
 
 import (
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/nowakeai/svcmux/pkg/api"
 )
@@ -145,4 +147,13 @@ func TestDecodeErrors(t *testing.T) {
 			assert.Equal(t, Document{}, got)
 		})
 	}
+}
+
+// A pass compares every claim's protocol with its channel's: decoded as the
+// package's constant, two equal protocols compare by address.
+func TestDecodedProtocolsAreTheConstants(t *testing.T) {
+	doc, err := Decode(`{"portClaims":[{"namespace":"app","service":"api","portName":"dns","protocol":"UDP","port":20000,"source":"auto"}]}`)
+	require.NoError(t, err)
+	require.Len(t, doc.Claims, 1)
+	assert.Same(t, unsafe.StringData(string(corev1.ProtocolUDP)), unsafe.StringData(string(doc.Claims[0].Protocol)))
 }

@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf16"
+
+	"github.com/nowakeai/svcmux/pkg/ports"
 )
 
 // Encode returns the bytes the Python controller writes for the same content:
@@ -159,8 +161,8 @@ func isNormalized(claims []Claim) bool {
 
 // compareKeys compares a.Key() with b.Key() byte by byte without building them.
 func compareKeys(a, b *Claim) int {
-	x := [...]string{string(protocolOrTCP(a.Protocol)), ":", a.Namespace, ":", a.Service, ":", a.PortName}
-	y := [...]string{string(protocolOrTCP(b.Protocol)), ":", b.Namespace, ":", b.Service, ":", b.PortName}
+	x := [...]string{string(ports.NormalProtocol(a.Protocol)), ":", a.Namespace, ":", a.Service, ":", a.PortName}
+	y := [...]string{string(ports.NormalProtocol(b.Protocol)), ":", b.Namespace, ":", b.Service, ":", b.PortName}
 	return compareJoined(x[:], y[:])
 }
 

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/nowakeai/svcmux/pkg/ports"
 )
 
 // NodePort is one remembered mux port (nodeports.json, SPEC §10): the NodePort the
@@ -87,7 +89,7 @@ func decodeNodePortsFast(raw string) (NodePorts, bool) {
 		}
 		np := NodePort{Name: *e.Name}
 		if e.Protocol != nil {
-			np.Protocol = corev1.Protocol(*e.Protocol)
+			np.Protocol = ports.CanonicalProtocol(corev1.Protocol(*e.Protocol))
 		}
 		var err error
 		if np.NodePort, err = portValue(e.NodePort, "nodePort"); err != nil {
@@ -149,7 +151,7 @@ func decodeNodePort(raw json.RawMessage) (NodePort, error) {
 	if err != nil {
 		return NodePort{}, err
 	}
-	np.Protocol = protocolOrTCP(corev1.Protocol(protocol))
+	np.Protocol = ports.NormalProtocol(corev1.Protocol(protocol))
 	if isNull(fields["nodePort"]) {
 		return NodePort{}, fmt.Errorf("missing nodePort")
 	}
@@ -196,7 +198,7 @@ func normalizeNodePorts(in NodePorts) NodePorts {
 	all := make(NodePorts, len(in))
 	copy(all, in)
 	for i := range all {
-		all[i].Protocol = protocolOrTCP(all[i].Protocol)
+		all[i].Protocol = ports.NormalProtocol(all[i].Protocol)
 	}
 	sort.SliceStable(all, func(i, j int) bool { return all[i].Name < all[j].Name })
 	out := all[:0]

@@ -13,6 +13,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/nowakeai/svcmux/pkg/ports"
+
 	"github.com/nowakeai/svcmux/pkg/api"
 )
 
@@ -40,7 +42,7 @@ type Claim struct {
 // Key is "protocol:namespace:service:portName", the Python controller's claim key and
 // the document's sort key. An empty protocol counts as TCP, as it does in Kubernetes.
 func (c Claim) Key() string {
-	return string(protocolOrTCP(c.Protocol)) + ":" + c.Namespace + ":" + c.Service + ":" + c.PortName
+	return string(ports.NormalProtocol(c.Protocol)) + ":" + c.Namespace + ":" + c.Service + ":" + c.PortName
 }
 
 // Document is the content of allocations.json.
@@ -121,7 +123,7 @@ func normalizeClaims(claims []Claim) []Claim {
 	}
 	all := make([]keyed, len(claims))
 	for i, c := range claims {
-		c.Protocol = protocolOrTCP(c.Protocol)
+		c.Protocol = ports.NormalProtocol(c.Protocol)
 		if c.Source == "" {
 			c.Source = SourceAuto
 		}
@@ -136,11 +138,4 @@ func normalizeClaims(claims []Claim) []Claim {
 		out = append(out, k.claim)
 	}
 	return out
-}
-
-func protocolOrTCP(p corev1.Protocol) corev1.Protocol {
-	if p == "" {
-		return corev1.ProtocolTCP
-	}
-	return p
 }
