@@ -89,7 +89,7 @@ func decodeNodePortsFast(raw string) (NodePorts, bool) {
 		}
 		np := NodePort{Name: *e.Name}
 		if e.Protocol != nil {
-			np.Protocol = ports.CanonicalProtocol(corev1.Protocol(*e.Protocol))
+			np.Protocol = corev1.Protocol(*e.Protocol)
 		}
 		var err error
 		if np.NodePort, err = portValue(e.NodePort, "nodePort"); err != nil {
