@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 
 	"github.com/nowakeai/svcmux/pkg/api"
 	"github.com/nowakeai/svcmux/pkg/ports"
@@ -46,8 +47,9 @@ type channelView struct {
 	ref    ObjectRef
 	refStr string // ref.String(), built once: messages, keys and lists use it
 	svc    *corev1.Service
-	ready  int        // distinct ready backends, counted by buildEndpoints
-	ports  []portView // named ports in spec.ports order
+	ready  int                          // distinct ready backends, counted by gatherChannelSlices
+	slices []*discoveryv1.EndpointSlice // the channel's own, by name (gatherChannelSlices)
+	ports  []portView                   // named ports in spec.ports order
 	// ignored is what the channel sets that the shared load balancer cannot honour.
 	ignored []IgnoredField
 	// invalid is set when the channel cannot be admitted whatever the mux holds.

@@ -39,6 +39,8 @@ type pass struct {
 	names      map[uint32]string  // mux port name (its nameKey) -> claim key of the identity using it
 	served     int
 	servedSlab []servedPort // backs the decisions' served ports
+	// channelEndpoints counts the endpoints of every channel slice (gatherChannelSlices).
+	channelEndpoints int
 
 	plan Plan
 	// endpointsEvents are buildEndpoints' Events, kept apart while it runs beside
@@ -75,11 +77,15 @@ func Compute(s Snapshot, o Options) Plan {
 		return p.plan
 	}
 	p.project()
-	p.denyOutsiders()
-	p.reserveOwners()
-	p.admitAll()
-	p.buildPorts()
-	p.buildNodePorts()
+	// The channels' slices are gathered while their ports are decided: neither
+	// reads what the other writes.
+	besides(len(p.channels), p.gatherChannelSlices, func() {
+		p.denyOutsiders()
+		p.reserveOwners()
+		p.admitAll()
+		p.buildPorts()
+		p.buildNodePorts()
+	})
 	p.buildBesideEndpoints()
 	p.buildFinalizers()
 	sortEvents(p.plan.Events)
@@ -88,18 +94,16 @@ func Compute(s Snapshot, o Options) Plan {
 
 // buildBesideEndpoints runs buildEndpoints on its own goroutine while the state,
 // channel and annotation stages run on this one, then adds its Events. They read
-// the decisions and write disjoint parts of the plan and of the channel views;
-// buildEndpoints counts the ready pods, which the annotations show, first, and says
-// so on counted. The endpoints are a third of a cold pass of a large mux, so on two
+// the decisions and write disjoint parts of the plan and of the channel views (the
+// ready pods the annotations show were counted before, by gatherChannelSlices).
+// The endpoints are a third of a cold pass of a large mux, so on two
 // cores that pass takes little more than the longer of the two (a small mux's run
 // one after the other). Events are sorted after, so the plan is the same as if the
 // stages ran one after another.
 func (p *pass) buildBesideEndpoints() {
-	counted := make(chan struct{})
-	besides(len(p.channels), func() { p.buildEndpoints(counted) }, func() {
+	besides(len(p.channels), p.buildEndpoints, func() {
 		p.buildState()
 		p.buildChannels()
-		<-counted
 		p.buildAnnotations()
 	})
 	p.plan.Events = append(p.plan.Events, p.endpointsEvents...)
@@ -183,7 +187,7 @@ func (p *pass) project() {
 // buildPorts is the mux spec.ports: every served port sorted by (port, protocol).
 func (p *pass) buildPorts() {
 	served := p.servedPorts()
-	sortBy(served, func(a, b *servedPort) int { return compareKeys(a.key, b.key) })
+	sortServedByKey(served)
 	out := make([]corev1.ServicePort, len(served))
 	for i, sp := range served {
 		out[i] = corev1.ServicePort{Name: sp.pv.muxName, Port: sp.key.Port, Protocol: sp.key.Protocol}
@@ -202,9 +206,7 @@ func (p *pass) buildPorts() {
 // buildState is the new state document: the claims of every served port. It is
 // written only when readable, the range is valid, and the content changed.
 func (p *pass) buildState() {
-	all := p.servedPorts()
-	// Sort on the precomputed claim keys: Claim.Key builds a string per call.
-	sortBy(all, func(a, b *servedPort) int { return strings.Compare(a.pv.claimKey, b.pv.claimKey) })
+	all := p.servedByClaimKey() // on the precomputed claim keys: Claim.Key builds a string per call
 	doc := state.Document{Mux: p.mux, Claims: make([]state.Claim, len(all))}
 	for i, sp := range all {
 		doc.Claims[i] = sp.claim()

@@ -44,53 +44,20 @@ type endpointsWork struct {
 }
 
 // buildEndpoints computes the mux's EndpointSlices and/or legacy Endpoints from
-// the channels' slices, and the ready-pod counts the annotations show; it closes
-// counted once those are in.
-func (p *pass) buildEndpoints(counted chan<- struct{}) {
-	// Each Service's slices, in snapshot order, as chains through next: no slice
-	// of slices per channel.
-	type chain struct{ head, tail int }
-	bySvc := make(map[svcKey]chain, len(p.channels))
-	next := make([]int, len(p.snap.ChannelSlices))
-	endpoints := 0
-	for i, s := range p.snap.ChannelSlices {
-		k := svcKey{s.Namespace, s.Labels[discoveryv1.LabelServiceName]}
-		next[i] = -1
-		endpoints += len(s.Endpoints)
-		if ch, ok := bySvc[k]; ok {
-			next[ch.tail], ch.tail = i, i
-			bySvc[k] = ch
-		} else {
-			bySvc[k] = chain{i, i}
-		}
-	}
+// the channels' slices (gatherChannelSlices has given each channel its own).
+func (p *pass) buildEndpoints() {
 	tcp := corev1.ProtocolTCP
 	w := &endpointsWork{groups: make(map[string]*group, len(p.channels)), order: make([]*group, 0, len(p.channels)),
 		groupSlab: newSlab[group](len(p.channels)),
 		chanSlab:  newSlab[string](len(p.channels)), srcSlab: newSlab[*discoveryv1.EndpointSlice](len(p.channels)),
-		epSlab: newSlab[discoveryv1.Endpoint](endpoints), portSlab: newSlab[discoveryv1.EndpointPort](p.served), tcp: &tcp}
-	var own []*discoveryv1.EndpointSlice
+		epSlab: newSlab[discoveryv1.Endpoint](p.channelEndpoints), portSlab: newSlab[discoveryv1.EndpointPort](p.served), tcp: &tcp}
 	for _, c := range p.channels {
-		own = own[:0]
-		if ch, ok := bySvc[svcKey{c.ref.Namespace, c.ref.Name}]; ok {
-			for i := ch.head; i >= 0; i = next[i] {
-				own = append(own, p.snap.ChannelSlices[i])
+		if served := c.decision.served; len(served) > 0 {
+			for _, s := range c.slices {
+				w.add(c.refStr, s, served)
 			}
 		}
-		if len(own) > 1 {
-			sort.Slice(own, func(i, j int) bool { return own[i].Name < own[j].Name })
-		}
-		c.ready = countReady(own)
-		p.plan.Stats.ReadyPods += c.ready
-		served := c.decision.served
-		if len(served) == 0 {
-			continue
-		}
-		for _, s := range own {
-			w.add(c.refStr, s, served)
-		}
 	}
-	close(counted)
 	// The groups in the order they were made, which the channels' order fixes: the
 	// slices are sorted by name in the end, so only the legacy Endpoints, whose
 	// subsets follow the groups, need them sorted by key.
@@ -266,7 +233,7 @@ func (p *pass) slicesFor(groups []*group) []*discoveryv1.EndpointSlice {
 			entries = append(entries, desiredSlice{s, sliceOrigin{b, i, false}})
 		}
 	}
-	sortBy(entries, func(a, b desiredSlice) int { return strings.Compare(a.s.Name, b.s.Name) })
+	sortDesiredByName(entries)
 	out := make([]*discoveryv1.EndpointSlice, len(entries))
 	p.origins = make([]sliceOrigin, len(entries))
 	for i, e := range entries {
@@ -396,52 +363,4 @@ func isReady(e discoveryv1.Endpoint) bool {
 
 func isTerminating(e discoveryv1.Endpoint) bool {
 	return e.Conditions.Terminating != nil && *e.Conditions.Terminating
-}
-
-// countReady counts distinct ready backends of one channel (a pod in an IPv4 and
-// an IPv6 slice counts once).
-func countReady(slices []*discoveryv1.EndpointSlice) int {
-	if len(slices) == 1 {
-		// One slice holds each backend once: no de-duplication needed.
-		n := 0
-		for _, e := range slices[0].Endpoints {
-			if isReady(e) && len(e.Addresses) > 0 {
-				n++
-			}
-		}
-		return n
-	}
-	seen := map[string]bool{}
-	for _, s := range slices {
-		for _, e := range s.Endpoints {
-			if !isReady(e) || len(e.Addresses) == 0 {
-				continue
-			}
-			id := e.Addresses[0]
-			if e.TargetRef != nil {
-				id = e.TargetRef.Namespace + "/" + e.TargetRef.Name
-			}
-			seen[id] = true
-		}
-	}
-	return len(seen)
-}
-
-// CountBackends counts one channel's distinct backends and how many are ready, the
-// way the topology annotation counts ready pods; the plugin shows both.
-func CountBackends(slices []*discoveryv1.EndpointSlice) (ready, total int) {
-	seen := map[string]bool{}
-	for _, s := range slices {
-		for _, e := range s.Endpoints {
-			if len(e.Addresses) == 0 {
-				continue
-			}
-			id := e.Addresses[0]
-			if e.TargetRef != nil {
-				id = e.TargetRef.Namespace + "/" + e.TargetRef.Name
-			}
-			seen[id] = true
-		}
-	}
-	return countReady(slices), len(seen)
 }
