@@ -72,9 +72,12 @@ func (c *Cache) sliceNames(mux string, keys []string, out []sliceName) {
 	if len(misses) == 0 {
 		return
 	}
-	for _, i := range misses {
-		out[i] = newSliceName(mux, keys[i])
-	}
+	// A hash each: a new agent's first pass of a large mux names thousands.
+	inHalves(len(misses), func(_, from, to int) {
+		for _, i := range misses[from:to] {
+			out[i] = newSliceName(mux, keys[i])
+		}
+	})
 	c.mu.Lock()
 	if len(c.slices) == 0 {
 		c.slices = make(map[sliceKey]sliceName, len(misses)) // a new cache: sized once, not grown

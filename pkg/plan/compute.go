@@ -175,7 +175,7 @@ func (p *pass) project() {
 		p.channels[i] = &views[i]
 	}
 	if byRef := func(a, b *channelView) int { return compareRefs(a.ref, b.ref) }; !isSortedBy(p.channels, byRef) {
-		sortBy(p.channels, byRef)
+		sortInHalves(p.channels, byRef)
 	}
 	p.ports = n
 	p.held = make(map[string]holding, min(n, len(p.oldDoc.Claims)))

@@ -198,13 +198,51 @@ func (p *pass) slicesFor(groups []*group) []*discoveryv1.EndpointSlice {
 	m := p.reuseGroups(keys, withEndpoints, lists)
 	names := make([]sliceName, len(keys))
 	p.opts.Cache.sliceNames(p.mux.Name, keys, names)
-	store := newSlab[discoveryv1.EndpointSlice](m.newSlices)
-	own := p.ownAllocations(m)
-	entries := make([]desiredSlice, 0, m.newSlices+m.reusedSlices)
-	owners := p.ownerReferences()
-	for j, g := range withEndpoints {
-		b := m.built[j]
-		if m.reused[j] {
+	cut := sliceCut{groups: withEndpoints, m: m, names: names, lists: lists,
+		own: p.ownAllocations(m), owners: p.ownerReferences(), labels: p.sliceLabels()}
+	// The groups are cut in halves, each into its own slab and list: a group's
+	// slices are its own, and so is its record.
+	var halves [2][]desiredSlice
+	inHalves(len(withEndpoints), func(half, from, to int) { halves[half] = p.cutSlices(&cut, from, to) })
+	entries := append(halves[0], halves[1]...)
+	sortDesiredByName(entries)
+	out := make([]*discoveryv1.EndpointSlice, len(entries))
+	p.origins = make([]sliceOrigin, len(entries))
+	for i, e := range entries {
+		out[i], p.origins[i] = e.s, e.origin
+	}
+	p.groupKeys, p.built = keys, m
+	return out
+}
+
+// sliceCut is what cutting groups into slices reads: the groups with endpoints,
+// their reuse records, names and channel lists, and what every slice shares.
+type sliceCut struct {
+	groups []*group
+	m      groupReuse
+	names  []sliceName
+	lists  []string
+	own    bool // new slices get allocations of their own (ownAllocations)
+	owners []metav1.OwnerReference
+	labels map[string]string
+}
+
+// cutSlices is the slices of groups [from, to): an earlier pass's where it built
+// them from the same channel slices, else new ones of at most 100 endpoints, cut
+// from one slab.
+func (p *pass) cutSlices(cut *sliceCut, from, to int) []desiredSlice {
+	fresh, all := 0, 0
+	for j := from; j < to; j++ {
+		if cut.m.reused[j] {
+			all += len(cut.m.built[j].slices)
+		} else {
+			fresh += chunksOf(cut.groups[j])
+		}
+	}
+	store, entries := newSlab[discoveryv1.EndpointSlice](fresh), make([]desiredSlice, 0, all+fresh)
+	for j := from; j < to; j++ {
+		g, b := cut.groups[j], cut.m.built[j]
+		if cut.m.reused[j] {
 			for k, s := range b.slices {
 				entries = append(entries, desiredSlice{s, sliceOrigin{b, k, true}})
 			}
@@ -212,18 +250,18 @@ func (p *pass) slicesFor(groups []*group) []*discoveryv1.EndpointSlice {
 		}
 		chunks := chunksOf(g)
 		eps, ports, st := g.endpoints, g.ports, carve(&store, chunks)
-		if own {
+		if cut.own {
 			eps, ports, st = stdslices.Clone(eps), stdslices.Clone(ports), make([]discoveryv1.EndpointSlice, 0, chunks)
 		}
-		annotations := p.endpointsAnnotations(lists[j])
+		annotations := p.endpointsAnnotations(cut.lists[j])
 		for i := range chunks {
 			s := &st[:i+1][i]
-			name := names[j].first
+			name := cut.names[j].first
 			if i > 0 {
-				name = names[j].base + strconv.Itoa(i)
+				name = cut.names[j].base + strconv.Itoa(i)
 			}
 			s.ObjectMeta = metav1.ObjectMeta{Name: name, Namespace: p.mux.Namespace,
-				Labels: p.sliceLabels(), Annotations: annotations, OwnerReferences: owners}
+				Labels: cut.labels, Annotations: annotations, OwnerReferences: cut.owners}
 			s.AddressType = g.addressType
 			s.Endpoints = eps[i*api.MaxEndpointsPerSlice : min((i+1)*api.MaxEndpointsPerSlice, len(eps))]
 			s.Ports = ports
@@ -233,14 +271,7 @@ func (p *pass) slicesFor(groups []*group) []*discoveryv1.EndpointSlice {
 			entries = append(entries, desiredSlice{s, sliceOrigin{b, i, false}})
 		}
 	}
-	sortDesiredByName(entries)
-	out := make([]*discoveryv1.EndpointSlice, len(entries))
-	p.origins = make([]sliceOrigin, len(entries))
-	for i, e := range entries {
-		out[i], p.origins[i] = e.s, e.origin
-	}
-	p.groupKeys, p.built = keys, m
-	return out
+	return entries
 }
 
 // desiredSlice is a slice of this pass and where it came from, sorted together.

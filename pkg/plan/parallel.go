@@ -47,3 +47,27 @@ func besides(n int, a, b func()) {
 	b()
 	<-done
 }
+
+// sortInHalves sorts s as sortBy does, each half on its own core and the halves
+// then merged: a snapshot lists a large mux's channels in no order, and their sort
+// is on the critical path of its pass. Equal elements keep no particular order,
+// as with sortBy.
+func sortInHalves[T any](s []T, cmp func(a, b T) int) {
+	if len(s) < parallelFrom {
+		sortBy(s, cmp)
+		return
+	}
+	inHalves(len(s), func(_, from, to int) { sortBy(s[from:to], cmp) })
+	mid := len(s) / 2 // where inHalves cut
+	merged := make([]T, 0, len(s))
+	a, b := s[:mid], s[mid:]
+	for len(a) > 0 && len(b) > 0 {
+		if cmp(b[0], a[0]) < 0 {
+			merged, b = append(merged, b[0]), b[1:]
+		} else {
+			merged, a = append(merged, a[0]), a[1:]
+		}
+	}
+	merged = append(append(merged, a...), b...)
+	copy(s, merged)
+}

@@ -1,7 +1,11 @@
 package plan
 
 import (
+	"cmp"
+	"fmt"
 	"math"
+	"math/rand/v2"
+	stdslices "slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -57,4 +61,20 @@ func TestThePassWithEverySliceVerdictHasThem(t *testing.T) {
 	}
 	assert.Equal(t, map[SliceChange]int{SliceKept: 2*parallelFrom - 2, SliceCreated: 2, SliceUpdated: 1}, seen)
 	assert.Len(t, p.StaleSlices, 1)
+}
+
+func TestSortInHalvesSortsAsSortBy(t *testing.T) {
+	for _, n := range []int{0, 1, parallelFrom - 1, parallelFrom, parallelFrom + 1, 5001} {
+		t.Run(fmt.Sprintf("%d values", n), func(t *testing.T) {
+			r := rand.New(rand.NewPCG(uint64(n), 7))
+			s := make([]int, n)
+			for i := range s {
+				s[i] = r.IntN(n/3 + 1) // repeats, so equal values meet at the merge
+			}
+			want := stdslices.Clone(s)
+			sortBy(want, cmp.Compare[int])
+			sortInHalves(s, cmp.Compare[int])
+			require.Equal(t, want, s)
+		})
+	}
 }
