@@ -58,18 +58,11 @@ func sortServedByKey(served []*servedPort) {
 // is the prefix of another ("team" and "team-a": ':' sorts after '-'); checking is
 // one comparison a port, sorting twenty.
 func (p *pass) servedByClaimKey() []*servedPort {
-	out := make([]*servedPort, 0, p.served)
-	for _, c := range p.channels {
-		served := c.decision.served
-		from := len(out)
-		for i := range served {
-			out = append(out, &served[i])
-		}
-		// A channel has a handful of ports: an insertion sort of its run.
-		for i := from + 1; i < len(out); i++ {
-			for j := i; j > from && out[j].pv.claimKey < out[j-1].pv.claimKey; j-- {
-				out[j], out[j-1] = out[j-1], out[j]
-			}
+	out := p.servedPorts()
+	// A channel has a handful of ports, listed together: an insertion sort of each run.
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && out[j].ch == out[j-1].ch && out[j].pv.claimKey < out[j-1].pv.claimKey; j-- {
+			out[j], out[j-1] = out[j-1], out[j]
 		}
 	}
 	byClaimKey := func(a, b *servedPort) int { return strings.Compare(a.pv.claimKey, b.pv.claimKey) }
@@ -79,11 +72,11 @@ func (p *pass) servedByClaimKey() []*servedPort {
 	return out
 }
 
-// nameKey is a slice's place in name order: the eight bytes of its name past the
+// sliceOrderKey is a slice's place in name order: the eight bytes of its name past the
 // prefix every name shares, big-endian (zero past the end), then the name itself
 // where two keys tie. Mux slice names share the mux's name and go on with eight
 // hex digits of a hash, so the integers decide nearly every comparison.
-type nameKey struct {
+type sliceOrderKey struct {
 	key   uint64
 	name  string
 	index int32
@@ -94,12 +87,12 @@ func sortDesiredByName(entries []desiredSlice) {
 	if len(entries) < 2 {
 		return
 	}
-	keys := make([]nameKey, len(entries))
+	keys := make([]sliceOrderKey, len(entries))
 	common := commonPrefixLen(entries)
 	for i := range entries {
-		keys[i] = nameKey{key: bigEndianAfter(entries[i].s.Name, common), name: entries[i].s.Name, index: int32(i)}
+		keys[i] = sliceOrderKey{key: bigEndianAfter(entries[i].s.Name, common), name: entries[i].s.Name, index: int32(i)}
 	}
-	sortBy(keys, func(a, b nameKey) int {
+	sortBy(keys, func(a, b sliceOrderKey) int {
 		if a.key != b.key {
 			return cmp.Compare(a.key, b.key)
 		}

@@ -70,7 +70,7 @@ func claimKeyPass(channels ...[]string) *pass {
 	for _, keys := range channels {
 		c := &channelView{}
 		for _, k := range keys {
-			c.decision.served = append(c.decision.served, servedPort{pv: &portView{claimKey: k}})
+			c.decision.served = append(c.decision.served, servedPort{ch: c, pv: &portView{claimKey: k}})
 		}
 		p.served += len(keys)
 		p.channels = append(p.channels, c)
