@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -259,6 +260,15 @@ func (c *controller) write(ctx context.Context, log *slog.Logger, key string, wr
 		c.metrics.errors.WithLabelValues("apply").Inc()
 		return res.Failed, err
 	}
-	log.Info("pass applied", "writes", len(writes), "dryRun", c.dryRun)
+	log.Info("pass applied", "writes", len(writes), "dryRun", c.dryRun, "stages", stageTimes(res.Stages))
 	return -1, nil
+}
+
+// stageTimes is a pass's stage durations as one log value: "state:1/3ms mux:1/150ms".
+func stageTimes(stages []apply.StageTime) string {
+	parts := make([]string, len(stages))
+	for i, st := range stages {
+		parts[i] = fmt.Sprintf("%s:%d/%v", st.Stage, st.Writes, st.Took.Round(time.Millisecond))
+	}
+	return strings.Join(parts, " ")
 }

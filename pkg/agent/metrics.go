@@ -35,6 +35,7 @@ type metrics struct {
 	channels  *prometheus.GaugeVec
 	ports     *prometheus.GaugeVec
 	duration  *prometheus.HistogramVec
+	stages    *prometheus.HistogramVec
 	leader    prometheus.Gauge
 	startup   *prometheus.GaugeVec
 }
@@ -72,6 +73,12 @@ func newMetrics() *metrics {
 			Name: "svcmux_pass_duration_seconds", Help: "Duration of a reconcile pass, snapshot to last write.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
 		}, []string{"kind"}),
+		// Which stage a slow pass spends its time in: a mux patch of many new
+		// ports waits on the API server's NodePort allocations, one at a time.
+		stages: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "svcmux_write_stage_duration_seconds", Help: "Duration of one write stage of a pass (state, mux, endpoints, channels, channel-status, ...), first write queued to last answered.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
+		}, []string{"stage"}),
 		leader: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "svcmux_leader", Help: "1 while this replica holds the leader lease (or runs without leader election).",
 		}),
@@ -81,7 +88,7 @@ func newMetrics() *metrics {
 			Name: "svcmux_startup_timestamp_seconds", Help: "Unix time the informers started (phase=list: the first LIST is sent) and their caches synced (phase=synced).",
 		}, []string{"phase"}),
 	}
-	m.registry.MustRegister(m.passes, m.muxPasses, m.errors, m.writes, m.conflicts, m.events, m.channels, m.ports, m.duration, m.leader, m.startup,
+	m.registry.MustRegister(m.passes, m.muxPasses, m.errors, m.writes, m.conflicts, m.events, m.channels, m.ports, m.duration, m.stages, m.leader, m.startup,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -96,6 +103,9 @@ func (m *metrics) observeWrites(r apply.Result) {
 		m.writes.WithLabelValues(string(kind)).Add(float64(n))
 	}
 	m.conflicts.Add(float64(r.Conflicts))
+	for _, st := range r.Stages {
+		m.stages.WithLabelValues(st.Stage.String()).Observe(st.Took.Seconds())
+	}
 }
 
 // observeMux sets the per-mux gauges from the plan's counts.

@@ -2,11 +2,14 @@ package agent
 
 import (
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/assert"
 
 	"github.com/nowakeai/svcmux/pkg/api"
+	"github.com/nowakeai/svcmux/pkg/apply"
 	"github.com/nowakeai/svcmux/pkg/plan"
 )
 
@@ -27,4 +30,32 @@ func series(c prometheus.Collector) int {
 	c.Collect(ch)
 	close(ch)
 	return len(ch)
+}
+
+// Each timed stage of a Run is one observation under its stage's name.
+func TestEveryTimedStageIsObservedUnderItsName(t *testing.T) {
+	m := newMetrics()
+	m.observeWrites(apply.Result{Stages: []apply.StageTime{
+		{Stage: apply.StageMux, Writes: 1, Took: 150 * time.Millisecond},
+		{Stage: apply.StageChannels, Writes: 40, Took: 20 * time.Millisecond},
+		{Stage: apply.StageChannels, Writes: 2, Took: 5 * time.Millisecond},
+	}})
+	count := func(stage string) uint64 {
+		h := &dto.Metric{}
+		if err := m.stages.WithLabelValues(stage).(prometheus.Metric).Write(h); err != nil {
+			t.Fatal(err)
+		}
+		return h.GetHistogram().GetSampleCount()
+	}
+	assert.Equal(t, uint64(1), count("mux"))
+	assert.Equal(t, uint64(2), count("channels"))
+	assert.Equal(t, 2, series(m.stages))
+}
+
+func TestAPassLogsItsStagesOnOneLine(t *testing.T) {
+	assert.Equal(t, "state:1/3ms mux:1/150ms", stageTimes([]apply.StageTime{
+		{Stage: apply.StageState, Writes: 1, Took: 3100 * time.Microsecond},
+		{Stage: apply.StageMux, Writes: 1, Took: 150 * time.Millisecond},
+	}))
+	assert.Empty(t, stageTimes(nil))
 }

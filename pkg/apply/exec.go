@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -51,6 +52,17 @@ type Result struct {
 	// Events are what the writes themselves call for (a mux write that fell back
 	// from remembered NodePorts), for the caller to post.
 	Events []plan.Event
+	// Stages is how long each stage that wrote took, in the order they finished
+	// (the early channel writes are a channel stage of their own).
+	Stages []StageTime
+}
+
+// StageTime is one stage of a Run: its writes and the time from its first write
+// asking for a slot in the shared bound to its last write's answer.
+type StageTime struct {
+	Stage  Stage
+	Writes int
+	Took   time.Duration
 }
 
 // Applied is one object as the API server left it after a write. Its fields are
@@ -216,6 +228,7 @@ func (es *earlyStage) wait(res *Result) error {
 	res.Conflicts += es.res.Conflicts
 	res.Applied = append(res.Applied, es.res.Applied...)
 	res.Events = append(res.Events, es.res.Events...)
+	res.Stages = append(res.Stages, es.res.Stages...)
 	return es.err
 }
 
@@ -231,6 +244,10 @@ func (e *Executor) runStage(ctx context.Context, writes []Write, res *Result, se
 	var mu sync.Mutex
 	var errs []error
 	var wg sync.WaitGroup
+	began := time.Now()
+	defer func() {
+		res.Stages = append(res.Stages, StageTime{Stage: writes[0].Stage, Writes: len(writes), Took: time.Since(began)})
+	}()
 	for _, w := range writes {
 		wg.Add(1)
 		sem <- struct{}{}

@@ -55,6 +55,17 @@ const (
 	StageChannelStatus
 )
 
+// stageNames are the stages as metric label and log values.
+var stageNames = [...]string{"state", "mux", "replace", "endpoints", "cleanup", "channels", "channel-status"}
+
+// String is the stage's name in metrics and logs ("mux", "channel-status").
+func (s Stage) String() string {
+	if s < 0 || int(s) >= len(stageNames) {
+		return fmt.Sprintf("stage-%d", int(s))
+	}
+	return stageNames[s]
+}
+
 // Write is one API request.
 type Write struct {
 	Stage     Stage
