@@ -147,7 +147,7 @@ func run(ctx context.Context, cfg Config, client kubernetes.Interface, log *slog
 	m.startup.WithLabelValues("synced").SetToCurrentTime()
 	log.Info("informer caches synced", "queued", queue.Len())
 
-	exec := &apply.Executor{Client: client, DryRun: cfg.DryRun, Workers: cfg.ChannelWriteConcurrency}
+	exec := &apply.Executor{Client: client, DryRun: cfg.DryRun, Workers: cfg.ChannelWriteConcurrency, MuxWorkers: cfg.MuxWriteConcurrency}
 	c := &controller{
 		log: log, dryRun: cfg.DryRun, reader: reader, queue: queue, events: events, metrics: m, now: time.Now, exec: exec,
 		opts: plan.Options{Keys: keys, DefaultMuxNamespace: cfg.DefaultMuxNamespace, EndpointsMode: plan.EndpointsMode(cfg.EndpointsMode),

@@ -57,6 +57,7 @@ type Config struct {
 	KubeAPIBurst            int
 	Workers                 int
 	ChannelWriteConcurrency int
+	MuxWriteConcurrency     int
 	// CoalesceWindow delays a mux's pass until its changes pause for that long (at
 	// most coalesceMaxWindows windows), so changes arriving together share it.
 	CoalesceWindow time.Duration
@@ -89,6 +90,7 @@ func DefaultConfig() Config {
 		CoalesceWindow:          100 * time.Millisecond,
 		Workers:                 8,
 		ChannelWriteConcurrency: 32,
+		MuxWriteConcurrency:     0,
 		LogLevel:                "info",
 		LogFormat:               "text",
 	}
@@ -123,6 +125,8 @@ func (c *Config) AddFlags(fs *pflag.FlagSet) {
 		"how long a changed mux waits for its changes to pause before its pass, so changes arriving together share one pass; at most 10 windows after the first (0: none)")
 	fs.IntVar(&c.ChannelWriteConcurrency, "channel-write-concurrency", c.ChannelWriteConcurrency,
 		"writes in flight at once, shared by every mux pass")
+	fs.IntVar(&c.MuxWriteConcurrency, "mux-write-concurrency", c.MuxWriteConcurrency,
+		"mux writes in flight at once, beside --channel-write-concurrency (0: they share it)")
 	fs.BoolVar(&c.NamespaceSelector, "namespace-selector", c.NamespaceSelector,
 		"honour <prefix>/allowed-namespace-selector on muxes: watch Namespaces once a mux uses one (needs list and watch on namespaces)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
@@ -223,6 +227,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Workers < 1 || c.ChannelWriteConcurrency < 1 {
 		errs = append(errs, errors.New("--workers and --channel-write-concurrency must be at least 1"))
+	}
+	if c.MuxWriteConcurrency < 0 {
+		errs = append(errs, errors.New("--mux-write-concurrency must not be negative"))
 	}
 	if _, err := ParseLevel(c.LogLevel); err != nil {
 		errs = append(errs, err)

@@ -26,10 +26,19 @@ import (
 // a two-core API server, where each mux's serial NodePort allocations took
 // several times as long (5,000 channels on 50 muxes converged in 1.69x the
 // bench's write floor; with one shared bound, 1.19x).
+//
+// Mux writes do not take a slot of that bound: they go one at a time beside it,
+// across every Run. A mux patch of new ports is a NodePort allocation per port,
+// each an etcd write to the one allocator every Service shares, so a second mux
+// patch at once only slows both; meanwhile the writes of passes whose mux is done
+// keep the bound busy.
 type Executor struct {
 	Client  kubernetes.Interface
 	DryRun  bool
 	Workers int
+	// MuxWorkers bounds the mux writes in flight at once, across every Run,
+	// beside Workers; 0: they take a slot of Workers like any other write.
+	MuxWorkers int
 	// Guard, when set, is asked before each stage and each write: an error skips
 	// the stage (or the write) and is returned. The agent's leader election sets
 	// it so a replica whose lease went stale while it was frozen writes no more.
@@ -37,6 +46,7 @@ type Executor struct {
 
 	slotsOnce sync.Once
 	slots     chan struct{} // the bound shared by every Run; made on first use
+	muxLane   chan struct{} // MuxWorkers' bound; nil when mux writes take slots
 }
 
 // Result counts the writes made (or, in dry-run, that would be made) by kind.
@@ -105,7 +115,12 @@ func (e *Executor) Run(ctx context.Context, writes []Write) (res Result, err err
 	byStage, stages := groupByStage(writes)
 	// One bound for every pass: the early channel writes, the stages beside them
 	// and the other passes running meanwhile share it.
-	e.slotsOnce.Do(func() { e.slots = make(chan struct{}, max(e.Workers, 1)) })
+	e.slotsOnce.Do(func() {
+		e.slots = make(chan struct{}, max(e.Workers, 1))
+		if e.MuxWorkers > 0 {
+			e.muxLane = make(chan struct{}, e.MuxWorkers)
+		}
+	})
 	slots := e.slots
 	var early *earlyStage
 	defer func() {
@@ -138,7 +153,11 @@ func (e *Executor) Run(ctx context.Context, writes []Write) (res Result, err err
 			early, rest = e.startEarly(ctx, byStage, slots)
 			byStage[StageChannels] = rest
 		}
-		if err := e.runStage(ctx, byStage[st], &res, slots); err != nil {
+		bound := slots
+		if st == StageMux && e.muxLane != nil {
+			bound = e.muxLane
+		}
+		if err := e.runStage(ctx, byStage[st], &res, bound); err != nil {
 			res.Failed = st
 			return res, err
 		}

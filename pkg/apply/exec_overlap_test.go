@@ -150,3 +150,46 @@ func TestPassesRunningAtOnceShareTheExecutorsOneBoundOfWorkers(t *testing.T) {
 	assert.Len(t, srv.requests(), 24)
 	assert.Equal(t, 4, srv.maxInFlight, "three passes of eight writes, four writes in flight at most")
 }
+
+// Mux writes go one at a time across every pass, beside the shared bound: a mux
+// patch of new ports makes the API server allocate a NodePort for each, on one
+// allocator every Service shares, so a second mux patch beside it only slows
+// both. While one mux patch is held, another pass's channel write still goes out,
+// and the other mux's patch arrives only once the first is answered.
+func TestMuxWritesOfPassesRunningAtOnceGoOneAtATimeBesideTheOtherWrites(t *testing.T) {
+	muxA, muxB := "/api/v1/namespaces/svc-mux/services/mux-a", "/api/v1/namespaces/svc-mux/services/mux-b"
+	channel := "/api/v1/namespaces/app/services/ch-0"
+	srv, client := newAPIServer(t, muxA, muxB, channel)
+	holdA, holdB := make(chan struct{}), make(chan struct{})
+	srv.hold["PATCH "+muxA], srv.hold["PATCH "+muxB] = holdA, holdB
+	srv.arrivals = make(chan string, 16)
+	exec := &Executor{Client: client, Workers: 8, MuxWorkers: 1}
+	errs := make(chan error, 3)
+	run := func(ws ...Write) {
+		go func() {
+			_, err := exec.Run(context.Background(), ws)
+			errs <- err
+		}()
+	}
+	run(svcPatch(StageMux, KindMux, "svc-mux", "mux-a"))
+	run(svcPatch(StageMux, KindMux, "svc-mux", "mux-b"))
+	first := <-srv.arrivals
+	firstHold, secondHold, second := holdA, holdB, "PATCH "+muxB
+	if first == "PATCH "+muxB {
+		firstHold, secondHold, second = holdB, holdA, "PATCH "+muxA
+	}
+	run(svcPatch(StageChannels, KindChannel, "app", "ch-0"))
+	secondCame := false
+	for arrival := <-srv.arrivals; arrival != "PATCH "+channel; arrival = <-srv.arrivals {
+		secondCame = secondCame || arrival == second
+	}
+	assert.False(t, secondCame, "the second mux patch came while the first was held")
+	close(firstHold)
+	for !secondCame {
+		secondCame = <-srv.arrivals == second
+	}
+	close(secondHold)
+	for range 3 {
+		require.NoError(t, <-errs)
+	}
+}
