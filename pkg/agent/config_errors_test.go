@@ -37,6 +37,7 @@ func TestValidateRefusesEachSettingThatCannotWorkWithItsFlag(t *testing.T) {
 		{"no workers", func(c *Config) { c.Workers = 0 }, "--workers and --channel-write-concurrency must be at least 1"},
 		{"no concurrent channel writes", func(c *Config) { c.ChannelWriteConcurrency = 0 },
 			"--workers and --channel-write-concurrency must be at least 1"},
+		{"a negative mux write bound", func(c *Config) { c.MuxWriteConcurrency = -1 }, "--mux-write-concurrency must not be negative"},
 		{"an unknown log level", func(c *Config) { c.LogLevel = "verbose" }, `--log-level "verbose": expected debug, info, warn or error`},
 		{"an unknown log format", func(c *Config) { c.LogFormat = "xml" }, `--log-format "xml": expected text or json`},
 	}

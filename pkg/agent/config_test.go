@@ -43,7 +43,7 @@ func TestFlagsAndEnvironment(t *testing.T) {
 			[]string{"--kubeconfig=/k", "--default-mux-namespace=edge", "--leader-elect=false",
 				"--leader-election-namespace=ops", "--leader-election-id=lease", "--dry-run", "--endpoints-mode=both",
 				"--metrics-bind-address=0", "--health-probe-bind-address=127.0.0.1:0", "--kube-api-qps=10",
-				"--kube-api-burst=20", "--workers=3", "--channel-write-concurrency=5", "--log-level=debug", "--log-format=json"},
+				"--kube-api-burst=20", "--workers=3", "--channel-write-concurrency=5", "--mux-write-concurrency=2", "--log-level=debug", "--log-format=json"},
 			nil,
 			func(t *testing.T, c Config) {
 				want := DefaultConfig()
@@ -51,7 +51,7 @@ func TestFlagsAndEnvironment(t *testing.T) {
 				want.LeaderElectionNamespace, want.LeaderElectionID, want.DryRun = "ops", "lease", true
 				want.EndpointsMode, want.MetricsBindAddress, want.HealthProbeBindAddress = "both", "0", "127.0.0.1:0"
 				want.KubeAPIQPS, want.KubeAPIBurst, want.Workers, want.ChannelWriteConcurrency = 10, 20, 3, 5
-				want.LogLevel, want.LogFormat = "debug", "json"
+				want.LogLevel, want.LogFormat, want.MuxWriteConcurrency = "debug", "json", 2
 				assert.Equal(t, want, c)
 			}},
 	}
