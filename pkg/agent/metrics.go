@@ -74,7 +74,7 @@ func newMetrics() *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
 		}, []string{"kind"}),
 		// Which stage a slow pass spends its time in: a mux patch of many new
-		// ports waits on the API server's NodePort allocations, one at a time.
+		// ports waits on the API server's NodePort allocations, each its own etcd write.
 		stages: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "svcmux_write_stage_duration_seconds", Help: "Duration of one write stage of a pass (state, mux, endpoints, channels, channel-status, ...), first write queued to last answered.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
