@@ -110,8 +110,9 @@ func (r Result) Total() int {
 // times as long (1.2 s alone, 4 s beside as few as two writes in flight, for 1,000
 // ports on the bench's control plane), while every channel status waits for it.
 // What tells a reader the port is served, the channel status, still waits for
-// every earlier stage; so does a channel-stage write to an object an earlier stage
-// also writes.
+// every earlier stage and for the channel-stage writes to its own Service, but
+// not for the other channels' (runChannelStages); a channel-stage write to an
+// object an earlier stage also writes waits for every earlier stage.
 func (e *Executor) Run(ctx context.Context, writes []Write) (res Result, err error) {
 	res = Result{Writes: map[Kind]int{}, Failed: -1}
 	byStage, stages := groupByStage(writes)
@@ -134,26 +135,20 @@ func (e *Executor) Run(ctx context.Context, writes []Write) (res Result, err err
 	}()
 	started := false
 	for _, st := range stages {
-		if st == StageChannels {
-			waited := early // released after the mux stage, or at once when there was none
-			early = nil
-			if err := waited.wait(&res); err != nil {
-				res.Failed = st
-				return res, err
-			}
-		}
-		if len(byStage[st]) == 0 {
-			continue
-		}
 		if err := e.guard(); err != nil {
 			res.Failed = st
 			return res, fmt.Errorf("stage %d skipped: %w", st, err)
 		}
-		if st > StageState && st < StageChannels && !started {
+		if !started && st > StageState && st <= StageChannels {
 			started = true
 			var rest []Write
 			early, rest = e.startEarly(ctx, byStage, slots)
 			byStage[StageChannels] = rest
+		}
+		if st == StageChannels { // the last stage but the status, which runs with it
+			waited := early
+			early = nil
+			return res, e.runChannelStages(ctx, &res, waited, byStage[StageChannels], byStage[StageChannelStatus], slots)
 		}
 		bound := slots
 		if st == StageMux && e.muxLane != nil {
@@ -183,76 +178,6 @@ func groupByStage(writes []Write) (map[Stage][]Write, []Stage) {
 	return byStage, stages
 }
 
-// earlyStage is the part of the channel stage that runs beside the stages
-// between the mux and the channels; its result is merged when it is waited for.
-type earlyStage struct {
-	start chan struct{} // closed once the mux stage is done (release)
-	once  sync.Once
-	done  chan struct{}
-	res   Result
-	err   error
-}
-
-// release lets the early writes go; a nil one has none.
-func (es *earlyStage) release() {
-	if es != nil {
-		es.once.Do(func() { close(es.start) })
-	}
-}
-
-// startEarly starts the channel-stage writes that touch no object a stage between
-// the state and the channels writes, once released, and returns the others, which
-// keep their place.
-func (e *Executor) startEarly(ctx context.Context, byStage map[Stage][]Write, slots chan struct{}) (*earlyStage, []Write) {
-	type object struct{ resource, namespace, name string }
-	between := map[object]bool{}
-	for st, ws := range byStage {
-		if st > StageState && st < StageChannels {
-			for _, w := range ws {
-				between[object{w.Resource, w.Namespace, w.Name}] = true
-			}
-		}
-	}
-	var now, rest []Write
-	for _, w := range byStage[StageChannels] {
-		if between[object{w.Resource, w.Namespace, w.Name}] {
-			rest = append(rest, w)
-		} else {
-			now = append(now, w)
-		}
-	}
-	es := &earlyStage{start: make(chan struct{}), done: make(chan struct{}), res: Result{Writes: map[Kind]int{}}}
-	if len(byStage[StageMux]) == 0 {
-		es.release() // no mux write to wait for
-	}
-	go func() {
-		defer close(es.done)
-		<-es.start
-		if len(now) > 0 { // the guard is asked before each of them
-			es.err = e.runStage(ctx, now, &es.res, slots)
-		}
-	}()
-	return es, rest
-}
-
-// wait blocks until the early writes are done, merges what they did into res and
-// returns their error. Run waits for each earlyStage once; a nil one has nothing
-// to wait for.
-func (es *earlyStage) wait(res *Result) error {
-	if es == nil {
-		return nil
-	}
-	<-es.done
-	for k, n := range es.res.Writes {
-		res.Writes[k] += n
-	}
-	res.Conflicts += es.res.Conflicts
-	res.Applied = append(res.Applied, es.res.Applied...)
-	res.Events = append(res.Events, es.res.Events...)
-	res.Stages = append(res.Stages, es.res.Stages...)
-	return es.err
-}
-
 func sortStages(s []Stage) {
 	for i := 1; i < len(s); i++ {
 		for j := i; j > 0 && s[j] < s[j-1]; j-- {
@@ -261,7 +186,19 @@ func sortStages(s []Stage) {
 	}
 }
 
+// stageHooks let a stage's writes depend on others: ready, asked before a write
+// takes a slot, may hold it or skip it (false), and is asked for each write apart;
+// after is told each answer before the write's slot is freed.
+type stageHooks struct {
+	ready func(Write) bool
+	after func(Write, error)
+}
+
 func (e *Executor) runStage(ctx context.Context, writes []Write, res *Result, sem chan struct{}) error {
+	return e.runStageWith(ctx, writes, res, sem, stageHooks{})
+}
+
+func (e *Executor) runStageWith(ctx context.Context, writes []Write, res *Result, sem chan struct{}, hooks stageHooks) error {
 	var mu sync.Mutex
 	var errs []error
 	var wg sync.WaitGroup
@@ -271,9 +208,18 @@ func (e *Executor) runStage(ctx context.Context, writes []Write, res *Result, se
 	}()
 	for _, w := range writes {
 		wg.Add(1)
-		sem <- struct{}{}
+		if hooks.ready == nil {
+			sem <- struct{}{} // in write order
+		}
 		go func(w Write) {
 			defer wg.Done()
+			if hooks.ready != nil {
+				// Each waits apart, so one slow dependency holds up only its own write.
+				if !hooks.ready(w) {
+					return
+				}
+				sem <- struct{}{}
+			}
 			defer func() { <-sem }()
 			// Asked again per write: a stage of a thousand writes outlasts a pause.
 			err := e.guard()
@@ -284,6 +230,9 @@ func (e *Executor) runStage(ctx context.Context, writes []Write, res *Result, se
 			}
 			if apierrors.IsNotFound(err) && w.Verb == VerbDelete {
 				err = nil // already gone is what we wanted
+			}
+			if hooks.after != nil {
+				defer hooks.after(w, err) // after the answer is recorded, before the slot is freed
 			}
 			mu.Lock()
 			defer mu.Unlock()

@@ -70,8 +70,9 @@ func TestChannelAnnotationsWaitForTheMuxWriteGoOutBesideTheEndpointsAndTheStatus
 }
 
 func TestAFailureBesideTheChannelAnnotationsStopsTheStatusAndCountsWhatWasWritten(t *testing.T) {
-	ws := []Write{svcPatch(StageMux, KindMux, "svc-mux", "mux"), svcPatch(StageChannels, KindChannel, "app", "ch-0"),
-		svcPatch(StageChannelStatus, KindChannel, "app", "ch-1")}
+	status := svcPatch(StageChannelStatus, KindChannel, "app", "ch-0")
+	status.Subresource = "status"
+	ws := []Write{svcPatch(StageMux, KindMux, "svc-mux", "mux"), svcPatch(StageChannels, KindChannel, "app", "ch-0"), status}
 	tests := []struct {
 		name    string
 		refuse  string // the Service whose patch is refused
@@ -81,7 +82,7 @@ func TestAFailureBesideTheChannelAnnotationsStopsTheStatusAndCountsWhatWasWritte
 	}{
 		{"a refused mux write stops the status; the annotation, let go as Run returns, is counted", "mux",
 			map[Kind]int{KindChannel: 1}, StageMux, "patch services svc-mux/mux"},
-		{"a refused annotation stops the status; the mux write is counted", "ch-0",
+		{"a refused annotation stops its channel's status; the mux write is counted", "ch-0",
 			map[Kind]int{KindMux: 1}, StageChannels, "patch services app/ch-0"},
 	}
 	for _, tt := range tests {

@@ -50,8 +50,10 @@ const (
 	StageCleanup
 	// StageChannels writes channel annotations and finalizers.
 	StageChannels
-	// StageChannelStatus writes channel status last, so a reader that sees
-	// Accepted=True also sees the ports annotation it describes.
+	// StageChannelStatus writes a channel's status after its channel-stage
+	// writes, so a reader that sees Accepted=True also sees the ports annotation
+	// it describes; it waits for the earlier stages of every object, and for the
+	// channel stage of its own Service only.
 	StageChannelStatus
 )
 
