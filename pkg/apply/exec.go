@@ -63,8 +63,9 @@ type Result struct {
 	// Events are what the writes themselves call for (a mux write that fell back
 	// from remembered NodePorts), for the caller to post.
 	Events []plan.Event
-	// Stages is how long each stage that wrote took, in the order they finished
-	// (the early channel writes are a channel stage of their own).
+	// Stages is how long each stage that wrote took, in the order they finished,
+	// but for the early channel writes: a channel stage of their own, listed once
+	// waited for, after the statuses that ran beside them.
 	Stages []StageTime
 }
 

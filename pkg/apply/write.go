@@ -34,7 +34,9 @@ const (
 )
 
 // Stage orders writes: every write of a stage finishes before the next stage
-// starts; writes inside a stage may run concurrently.
+// starts, but for the last two, where a channel's status waits only for the
+// channel stage's writes to its own Service (Executor.Run); writes inside a stage
+// may run concurrently.
 type Stage int
 
 const (
