@@ -40,12 +40,16 @@ type apiServer struct {
 	// released is, for each held request, how many requests had arrived when it
 	// was let go: a request logged at an index below that came in while it was held.
 	released map[string]int
+	// annotations are each object's, as patches left them; answers carry them. A
+	// status patch sets them too, as a Service's does, unless dropStatusMetadata.
+	annotations        map[string]map[string]string
+	dropStatusMetadata bool
 }
 
 func newAPIServer(t *testing.T, existing ...string) (*apiServer, kubernetes.Interface) {
 	t.Helper()
 	s := &apiServer{objects: map[string]bool{}, versions: map[string]int{}, delay: map[string]time.Duration{}, hold: map[string]chan struct{}{},
-		released: map[string]int{}}
+		released: map[string]int{}, annotations: map[string]map[string]string{}}
 	for _, p := range existing {
 		s.objects[p] = true
 		s.versions[p] = 20
@@ -100,6 +104,7 @@ func (s *apiServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	onStatus := strings.HasSuffix(path, "/status")
 	path = strings.TrimSuffix(path, "/status") // the subresource writes the same object
 	exists := s.objects[path]
 	var precondition struct {
@@ -127,7 +132,13 @@ func (s *apiServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPatch || json.Unmarshal(raw, &obj) != nil {
 			obj = map[string]any{"metadata": map[string]any{}}
 		}
+		if r.Method == http.MethodPatch && !(onStatus && s.dropStatusMetadata) {
+			s.patchAnnotations(path, raw)
+		}
 		meta, _ := obj["metadata"].(map[string]any)
+		if a := s.annotations[path]; len(a) > 0 {
+			meta["annotations"] = a
+		}
 		meta["name"] = path[strings.LastIndex(path, "/")+1:]
 		meta["resourceVersion"] = strconv.Itoa(s.versions[path])
 		w.Header().Set("Content-Type", "application/json")
@@ -154,4 +165,29 @@ func (s *apiServer) requests() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]string(nil), s.log...)
+}
+
+// patchAnnotations applies a merge or strategic merge patch's
+// metadata.annotations to the object at path (null deletes a key).
+func (s *apiServer) patchAnnotations(path string, raw []byte) {
+	var patch struct {
+		Metadata struct {
+			Annotations map[string]*string `json:"annotations"`
+		} `json:"metadata"`
+	}
+	if json.Unmarshal(raw, &patch) != nil || len(patch.Metadata.Annotations) == 0 {
+		return
+	}
+	a := s.annotations[path]
+	if a == nil {
+		a = map[string]string{}
+		s.annotations[path] = a
+	}
+	for k, v := range patch.Metadata.Annotations {
+		if v == nil {
+			delete(a, k)
+		} else {
+			a[k] = *v
+		}
+	}
 }

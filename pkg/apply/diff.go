@@ -7,7 +7,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -263,86 +262,6 @@ func legacyWrites(p plan.Plan, s plan.Snapshot) []Write {
 		return nil
 	}
 	return []Write{w}
-}
-
-// channelWrites patches the ports annotation (and a leftover finalizer) on the
-// object, and status (ingress and the Accepted condition) on the status subresource.
-func channelWrites(o plan.ChannelOutcome, svc *corev1.Service, keys api.Keys, stripFinalizer bool) []Write {
-	var out []Write
-	meta := map[string]any{}
-	var fields []string
-	live, has := svc.Annotations[keys.Ports]
-	switch {
-	case o.PortsAnnotation == nil && has:
-		meta["annotations"] = map[string]any{keys.Ports: nil}
-	case o.PortsAnnotation != nil && (!has || live != *o.PortsAnnotation):
-		meta["annotations"] = map[string]any{keys.Ports: *o.PortsAnnotation}
-	}
-	if meta["annotations"] != nil {
-		fields = append(fields, "metadata.annotations["+keys.Ports+"]")
-	}
-	if len(fields) > 0 {
-		out = append(out, Write{Stage: StageChannels, Kind: KindChannel, Verb: VerbPatch, Resource: "services",
-			Namespace: svc.Namespace, Name: svc.Name, Fields: fields, PatchType: types.MergePatchType,
-			Patch: mustJSON(map[string]any{"metadata": meta})})
-	}
-	if stripFinalizer {
-		if w, ok := finalizerWrite(svc, keys.Finalizer, KindChannel); ok {
-			out = append(out, w)
-		}
-	}
-	if w, ok := statusWrite(o, svc, keys); ok {
-		out = append(out, w)
-	}
-	return out
-}
-
-// statusWrite sets status.loadBalancer.ingress (an atomic list) and the Accepted
-// condition with a strategic merge patch: Service status conditions merge by type,
-// so other controllers' conditions are kept without a resourceVersion precondition,
-// and the annotation patch of the same pass cannot make this one conflict.
-func statusWrite(o plan.ChannelOutcome, svc *corev1.Service, keys api.Keys) (Write, bool) {
-	var live *metav1.Condition
-	for i := range svc.Status.Conditions {
-		if svc.Status.Conditions[i].Type == keys.AcceptedCondition {
-			live = &svc.Status.Conditions[i]
-		}
-	}
-	var fields []string
-	status := map[string]any{}
-	if !equality.Semantic.DeepEqual(emptyNil(svc.Status.LoadBalancer.Ingress), emptyNil(o.Ingress)) {
-		status["loadBalancer"] = map[string]any{"ingress": emptyNil(o.Ingress)}
-		fields = append(fields, "status.loadBalancer")
-	}
-	switch {
-	case o.Condition == nil && live != nil:
-		status["conditions"] = []map[string]any{{"$patch": "delete", "type": keys.AcceptedCondition}}
-		fields = append(fields, "status.conditions")
-	case o.Condition != nil && (live == nil || !sameCondition(*live, *o.Condition)):
-		status["conditions"] = []metav1.Condition{*o.Condition}
-		fields = append(fields, "status.conditions")
-	}
-	if len(fields) == 0 {
-		return Write{}, false
-	}
-	return Write{Stage: StageChannelStatus, Kind: KindChannel, Verb: VerbPatch, Resource: "services", Subresource: "status",
-		Namespace: svc.Namespace, Name: svc.Name, Fields: fields, PatchType: types.StrategicMergePatchType,
-		Patch: mustJSON(map[string]any{"status": status})}, true
-}
-
-func emptyNil(in []corev1.LoadBalancerIngress) []corev1.LoadBalancerIngress {
-	if len(in) == 0 {
-		return nil
-	}
-	return in
-}
-
-// sameCondition compares what svcmux sets; lastTransitionTime at second
-// precision, which is what the API server stores.
-func sameCondition(a, b metav1.Condition) bool {
-	return a.Status == b.Status && a.Reason == b.Reason && a.Message == b.Message &&
-		a.ObservedGeneration == b.ObservedGeneration &&
-		a.LastTransitionTime.Rfc3339Copy().Time.Equal(b.LastTransitionTime.Rfc3339Copy().Time)
 }
 
 func mustJSON(v any) []byte {

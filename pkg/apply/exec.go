@@ -12,6 +12,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/nowakeai/svcmux/pkg/api"
@@ -226,8 +227,9 @@ func (e *Executor) runStageWith(ctx context.Context, writes []Write, res *Result
 			err := e.guard()
 			var rv string
 			var event *plan.Event
+			requests := 1
 			if err == nil {
-				rv, event, err = e.doOrFallback(ctx, w)
+				rv, event, requests, err = e.doOrFallback(ctx, w)
 			}
 			if apierrors.IsNotFound(err) && w.Verb == VerbDelete {
 				err = nil // already gone is what we wanted
@@ -244,7 +246,7 @@ func (e *Executor) runStageWith(ctx context.Context, writes []Write, res *Result
 				errs = append(errs, fmt.Errorf("%s: %w", w, err))
 				return
 			}
-			res.Writes[w.Kind]++
+			res.Writes[w.Kind] += requests
 			if event != nil {
 				res.Events = append(res.Events, *event)
 			}
@@ -265,10 +267,11 @@ func (e *Executor) guard() error {
 	return e.Guard()
 }
 
-// do performs one write and returns the object's new resourceVersion.
-func (e *Executor) do(ctx context.Context, w Write) (string, error) {
+// do performs one write and returns the object's new resourceVersion and the
+// requests it took: two when a status write's carried annotation did not land.
+func (e *Executor) do(ctx context.Context, w Write) (string, int, error) {
 	if e.DryRun {
-		return "", nil
+		return "", 1, nil
 	}
 	create := metav1.CreateOptions{FieldManager: api.FieldManager}
 	update := metav1.UpdateOptions{FieldManager: api.FieldManager}
@@ -279,9 +282,18 @@ func (e *Executor) do(ctx context.Context, w Write) (string, error) {
 	}
 	var obj metav1.Object
 	var err error
+	requests := 1
 	switch w.Resource + "/" + string(w.Verb) {
 	case "services/patch":
-		obj, err = e.Client.CoreV1().Services(w.Namespace).Patch(ctx, w.Name, w.PatchType, w.Patch, patch, subresources...)
+		svcs := e.Client.CoreV1().Services(w.Namespace)
+		var svc *corev1.Service
+		svc, err = svcs.Patch(ctx, w.Name, w.PatchType, w.Patch, patch, subresources...)
+		if err == nil && w.Carries != nil && !w.Carries.landedOn(svc) {
+			// The status landed and the annotation did not: send it on its own.
+			requests++
+			svc, err = svcs.Patch(ctx, w.Name, types.MergePatchType, w.Carries.Patch, patch)
+		}
+		obj = svc
 	case "configmaps/create":
 		obj, err = e.Client.CoreV1().ConfigMaps(w.Namespace).Create(ctx, w.Object.(*corev1.ConfigMap), create)
 	case "configmaps/patch":
@@ -302,7 +314,7 @@ func (e *Executor) do(ctx context.Context, w Write) (string, error) {
 		err = fmt.Errorf("apply: unsupported write %s", w)
 	}
 	if err != nil || obj == nil || reflect.ValueOf(obj).IsNil() {
-		return "", err
+		return "", requests, err
 	}
-	return obj.GetResourceVersion(), nil
+	return obj.GetResourceVersion(), requests, nil
 }

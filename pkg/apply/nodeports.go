@@ -101,20 +101,20 @@ func apiReason(err error) string {
 }
 
 // doOrFallback performs w and, when the API server refuses w's NodePorts as
-// invalid, sends it once more per w.Fallback; the second return is the Event to
-// post then.
-func (e *Executor) doOrFallback(ctx context.Context, w Write) (string, *plan.Event, error) {
-	rv, err := e.do(ctx, w)
+// invalid, sends it once more per w.Fallback; it returns the Event to post then,
+// and the requests made.
+func (e *Executor) doOrFallback(ctx context.Context, w Write) (string, *plan.Event, int, error) {
+	rv, requests, err := e.do(ctx, w)
 	if w.Fallback == nil || !apierrors.IsInvalid(err) {
-		return rv, nil, err
+		return rv, nil, requests, err
 	}
 	retry := w
 	var event plan.Event
 	retry.Patch, event = w.Fallback.retry(err)
 	retry.Fallback = nil
-	rv, err = e.do(ctx, retry)
+	rv, more, err := e.do(ctx, retry)
 	if err != nil {
-		return "", nil, err
+		return "", nil, requests + more, err
 	}
-	return rv, &event, nil
+	return rv, &event, more, nil // the refused request wrote nothing
 }

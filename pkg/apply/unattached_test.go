@@ -29,7 +29,11 @@ func formerlyAccepted(opts ...svcOpt) *corev1.Service {
 }
 
 func TestDiffUnattached(t *testing.T) {
-	removeAnnotation := map[string]any{"metadata": map[string]any{"annotations": map[string]any{testKeys.Ports: nil}}}
+	// carrying is a status patch that removes the ports annotation too: one write.
+	carrying := func(status map[string]any) map[string]any {
+		status["metadata"] = map[string]any{"annotations": map[string]any{testKeys.Ports: nil}}
+		return status
+	}
 	falseCondition := func(reason, message string) map[string]any {
 		return map[string]any{"type": testKeys.AcceptedCondition, "status": "False", "observedGeneration": float64(1),
 			"lastTransitionTime": "2026-11-23T12:00:00Z", "reason": reason, "message": message}
@@ -38,17 +42,17 @@ func TestDiffUnattached(t *testing.T) {
 		name     string
 		svc      *corev1.Service
 		muxFound bool
-		metadata map[string]any // nil: no metadata patch
-		status   map[string]any // nil: no status patch
+		metadata map[string]any // nil: no patch of the object itself
+		status   map[string]any // nil: no status patch (which carries the annotation when both change)
 	}{
 		{"a channel naming a mux that does not exist loses its annotation and ingress and says MuxNotFound",
 			formerlyAccepted(withClass("svc-mux.nowake.ai/gone")), false,
-			removeAnnotation,
-			map[string]any{"status": map[string]any{
+			nil,
+			carrying(map[string]any{"status": map[string]any{
 				"loadBalancer": map[string]any{"ingress": nil},
 				"conditions": []any{falseCondition(api.ReasonMuxNotFound,
 					`channel app/api names mux svc-mux/gone, which does not exist or lacks svc-mux.nowake.ai/multiplexer: "true"; create the mux or fix spec.loadBalancerClass`)},
-			}}},
+			}})},
 		{"a new channel naming a missing mux only gets the False condition",
 			newChannel("app/api", []corev1.ServicePort{tcp("http", 8080)}, withClass("svc-mux.nowake.ai/gone.team-a")), false,
 			nil,
@@ -56,26 +60,26 @@ func TestDiffUnattached(t *testing.T) {
 				`channel app/api names mux team-a/gone, which does not exist or lacks svc-mux.nowake.ai/multiplexer: "true"; create the mux or fix spec.loadBalancerClass`)}}}},
 		{"a channel whose class does not parse loses its annotation and ingress and says InvalidLoadBalancerClass",
 			formerlyAccepted(withClass("svc-mux.nowake.ai/a.b.c")), false,
-			removeAnnotation,
-			map[string]any{"status": map[string]any{
+			nil,
+			carrying(map[string]any{"status": map[string]any{
 				"loadBalancer": map[string]any{"ingress": nil},
 				"conditions": []any{falseCondition(api.ReasonInvalidLoadBalancerClass,
 					`channel app/api: loadBalancerClass "svc-mux.nowake.ai/a.b.c" has 3 dot-separated parts; expected svc-mux.nowake.ai/<mux-name>[.<mux-namespace>]`)},
-			}}},
+			}})},
 		{"a Service detached to another controller's class loses our annotation, ingress and condition",
 			formerlyAccepted(withClass("example.com/lb")), false,
-			removeAnnotation,
-			map[string]any{"status": map[string]any{
+			nil,
+			carrying(map[string]any{"status": map[string]any{
 				"loadBalancer": map[string]any{"ingress": nil},
 				"conditions":   []any{map[string]any{"$patch": "delete", "type": testKeys.AcceptedCondition}},
-			}}},
+			}})},
 		{"a Service that became a ClusterIP loses our leftovers the same way",
 			formerlyAccepted(func(s *corev1.Service) { s.Spec.Type = corev1.ServiceTypeClusterIP }), true,
-			removeAnnotation,
-			map[string]any{"status": map[string]any{
+			nil,
+			carrying(map[string]any{"status": map[string]any{
 				"loadBalancer": map[string]any{"ingress": nil},
 				"conditions":   []any{map[string]any{"$patch": "delete", "type": testKeys.AcceptedCondition}},
-			}}},
+			}})},
 		{"a detached Service with only our condition left loses the condition and the ingress",
 			newChannel("app/api", nil, withClass("example.com/lb"), withIngress(muxIP),
 				withCondition(metav1.Condition{Type: testKeys.AcceptedCondition, Status: metav1.ConditionFalse, Reason: "MuxNotFound"})), false,

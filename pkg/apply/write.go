@@ -50,12 +50,14 @@ const (
 	StageEndpoints
 	// StageCleanup deletes stale slices and, after ours exist, the Python Endpoints.
 	StageCleanup
-	// StageChannels writes channel annotations and finalizers.
+	// StageChannels writes channel annotations that change without the status,
+	// and finalizers.
 	StageChannels
-	// StageChannelStatus writes a channel's status after its channel-stage
-	// writes, so a reader that sees Accepted=True also sees the ports annotation
-	// it describes; it waits for the earlier stages of every object, and for the
-	// channel stage of its own Service only.
+	// StageChannelStatus writes a channel's status, with its ports annotation
+	// when both change (Carried), after its channel-stage writes, so a reader
+	// that sees Accepted=True also sees the ports annotation it describes; it
+	// waits for the earlier stages of every object, and for the channel stage of
+	// its own Service only.
 	StageChannelStatus
 )
 
@@ -90,6 +92,8 @@ type Write struct {
 	// Fallback, on a mux write asking for remembered NodePorts, is sent instead
 	// when the API server refuses them.
 	Fallback *Fallback
+	// Carries, on a channel's status write, is the ports annotation it sets too.
+	Carries *Carried
 }
 
 // String is a one-line description: "patch services app/api status (status.conditions)".

@@ -25,7 +25,7 @@ type churnResult struct {
 // rate is the creates (and as many deletes) a second achieved.
 func (c churnResult) rate() float64 { return float64(c.created) / c.took.Seconds() }
 
-// minWrites is a lower bound: 2 per created channel, and one mux patch and
+// minWrites is a lower bound: 1 per created channel, and one mux patch and
 // one state write per mux, as if each mux's changes had come in one pass. The
 // changes arrive spread over the whole window, so the agent (which cannot wait
 // for changes that have not happened) makes a mux and a state write per pass.

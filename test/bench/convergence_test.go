@@ -94,7 +94,7 @@ func TestConvergence(t *testing.T) {
 // TestEachScenarioKindConvergesWithTheMinimumWritesAndIdlesWithoutWriting runs
 // one small case of each kind of the benchmark in `make test`, without
 // SVCMUX_BENCH: a cold start converges with exactly the writes it needs, channels
-// created while the agent runs get exactly two writes each, churn converges,
+// created while the agent runs get exactly one write each, churn converges,
 // and a short idle window that the agent is seen to look at costs nothing.
 func TestEachScenarioKindConvergesWithTheMinimumWritesAndIdlesWithoutWriting(t *testing.T) {
 	cp := controlplane.Get(t)
@@ -103,21 +103,21 @@ func TestEachScenarioKindConvergesWithTheMinimumWritesAndIdlesWithoutWriting(t *
 		t.Run(sc.name, func(t *testing.T) {
 			r := runScenario(t, cp, sc, 2*time.Second)
 			t.Log("\n" + coldTable([]result{r}) + changeTable([]result{r}))
-			// A cold start: per channel its annotation and status; per mux one
+			// A cold start: per channel one status write carrying its annotation; per mux one
 			// patch and two state writes: the create (claims, before the mux is
 			// written) and nodeports.json, the NodePorts the API server gave the
 			// new mux ports (SPEC §10), known only once the mux patch is answered.
-			want := map[string]int{"channel": 2 * sc.channels(), "mux": sc.muxes, "state": 2 * sc.muxes, "endpointslice": 0, "endpoints": 0}
+			want := map[string]int{"channel": sc.channels(), "mux": sc.muxes, "state": 2 * sc.muxes, "endpointslice": 0, "endpoints": 0}
 			if sc.cold && (!maps.Equal(r.conv.writes, want) || r.conv.conflicts != 0) {
 				t.Errorf("cold start: writes %v, %d conflicts; want exactly %v and no conflict", r.conv.writes, r.conv.conflicts, want)
 			}
-			if !sc.cold && r.conv.writes["channel"] != 2*sc.channels() {
-				t.Errorf("channels created while the agent runs: %d channel writes; want exactly %d (annotation + status each)",
-					r.conv.writes["channel"], 2*sc.channels())
+			if !sc.cold && r.conv.writes["channel"] != sc.channels() {
+				t.Errorf("channels created while the agent runs: %d channel writes; want exactly %d (one status write carrying the annotation each)",
+					r.conv.writes["channel"], sc.channels())
 			}
-			if c := r.churn; c != nil && c.writes.writes["channel"] != 2*c.created {
+			if c := r.churn; c != nil && c.writes.writes["channel"] != c.created {
 				t.Errorf("churn: %d channel writes for %d created channels; want exactly %d",
-					c.writes.writes["channel"], c.created, 2*c.created)
+					c.writes.writes["channel"], c.created, c.created)
 			}
 			if r.idleWrites != 0 || r.idleSvcMod != 0 {
 				t.Errorf("idle: %d agent writes/events and %d Service updates; want 0", r.idleWrites, r.idleSvcMod)
@@ -172,8 +172,8 @@ func runScenario(t *testing.T, cp *controlplane.ControlPlane, sc scenario, idle 
 	waitNamespacesGone(t, c, []string{floorNS})
 	ms := func(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
 	t.Logf("floor: its namespace was gone %v after its deletion", ms(time.Since(deleting)))
-	t.Logf("floor: %d mux + %d state + %d annotation + %d status writes in %v: together %v (the longest mux write %v), mux first %v + %v",
-		sc.muxes, sc.muxes, sc.channels(), sc.channels(), ms(f.all), ms(f.together), ms(f.longestMux), ms(f.muxPhase), ms(f.channels))
+	t.Logf("floor: %d mux + %d state + %d annotation + %d status writes in %v: together %v (the longest mux write %v), mux first %v + %v; one write per channel %v",
+		sc.muxes, sc.muxes, sc.channels(), sc.channels(), ms(f.all), ms(f.together), ms(f.longestMux), ms(f.muxPhase), ms(f.channels), ms(f.ownChannels))
 
 	createChannels := func() {
 		first := time.Now()

@@ -91,15 +91,18 @@ func (rep report) markdown(charts []string) string {
 
 const definitions = `## Definitions
 
-- **floor**: the faster of two runs of a bare client (16 workers, no client rate limit) making the same
-  minimum writes (**min** below) for as many fresh throwaway Services and muxes of the same shapes, with the
-  agent's patch types: per mux one merge patch of spec.ports (its channels' ports; the API server allocates
+- **floor**: SPEC §9's write floor: the faster of two runs of a bare client (16 workers, no client rate
+  limit) making, for as many fresh throwaway Services and muxes of the same shapes, two writes per channel,
+  with the agent's patch types: per mux one merge patch of spec.ports (its channels' ports; the API server allocates
   their NodePorts, as for the agent's mux) and its channels annotation, and one create of its state ConfigMap
   (pkg/state's encoding of the claims); per channel its ports annotation (merge patch) and its status
   (strategic merge patch: ingress + Accepted condition). **together**: every write sharing the workers, the mux
   writes first in line; **its longest mux write**: the slowest single mux patch of that run. **mux first**:
   the mux and state writes alone, then the channel writes; **channel writes alone** is that second phase, the
-  floor of reports written before the mux and state writes were timed in it. A mux patch of many new ports
+  floor of reports written before the mux and state writes were timed in it. **one write per channel**: the
+  channel phase again on a third set of Services, as the agent now sends it: one strategic merge patch of the
+  status subresource carrying the ports annotation too; **own requests** = the mux phase + that, the agent's
+  own requests at a bare client's pace (reported beside the floor, not instead of it). A mux patch of many new ports
   allocates their NodePorts one after another and takes several times as long beside other writes as alone,
   so which order is faster depends on the scenario. Each run is on its own fresh objects (a first write to a
   Service costs more than a later one), measured in the same scenario just before the agent's run, under
@@ -110,10 +113,10 @@ const definitions = `## Definitions
   ` + "`svcmux_startup_timestamp_seconds{phase=\"list\"}`" + ` (its informers start); **LIST→synced**: until
   its caches had synced (phase=synced). No pass, hence no write, happens before that.
 - **writes**: the agent's ` + "`svcmux_writes_total`" + ` during the phase (Events not included), by kind
-  channel/mux/state/endpointslice+endpoints. **min**: 2 per channel (annotation + status) + 2 per mux (one
+  channel/mux/state/endpointslice+endpoints. **min**: 1 per channel (its status write, carrying the ports annotation) + 2 per mux (one
   spec.ports/annotations patch, one state ConfigMap write); the channels have no pods, so no mux endpoints
   change. The agent makes one more state write per new mux: nodeports.json, the NodePorts the API server
-  gave the new mux ports (SPEC §10), known only once the mux patch is answered, written by the next pass. For churn, min is 2 per created channel + 2 per mux: a lower bound (all of a mux's changes in one
+  gave the new mux ports (SPEC §10), known only once the mux patch is answered, written by the next pass. For churn, min is 1 per created channel + 2 per mux: a lower bound (all of a mux's changes in one
   pass) that changes spread over the window cannot reach.
 - **events**: ` + "`svcmux_events_total`" + ` (Events posted); **passes**: mux passes.
 - **peak RSS**: VmHWM of the agent process at the end of the scenario; **CPU**: its utime+stime during the phase.
@@ -136,9 +139,9 @@ func goalsTable(results []result) string {
 			row("cold convergence ≤ 1.25× floor, from the first LIST", r.name, fmt.Sprintf("%s / %s = %.2f×", secs(r.fromList), secs(r.floor), x), x <= 1.25)
 			x = r.fromStart.Seconds() / r.floor.Seconds()
 			row("cold convergence ≤ 1.25× floor, from process start", r.name, fmt.Sprintf("%s / %s = %.2f×", secs(r.fromStart), secs(r.floor), x), x <= 1.25)
-			x = r.fromList.Seconds() / r.floors.channels.Seconds()
-			row("the same against the channel writes alone (the floor of earlier reports)", r.name,
-				fmt.Sprintf("%s / %s = %.2f×", secs(r.fromList), secs(r.floors.channels), x), x <= 1.25)
+			x = r.fromList.Seconds() / r.floors.ownRequests.Seconds()
+			row("the same against the agent's own requests at a bare client's pace (mux first, one write per channel)", r.name,
+				fmt.Sprintf("%s / %s = %.2f×", secs(r.fromList), secs(r.floors.ownRequests), x), x <= 1.25)
 		}
 	}
 	for _, r := range results {
@@ -162,16 +165,16 @@ func goalsTable(results []result) string {
 }
 
 func coldTable(results []result) string {
-	tab := newTable(append([]string{"scenario", "channels:", "muxes:", "floor:", "together:", "its longest mux write:", "mux first:", "channel writes alone:", "from start:", "×floor:",
-		"from first LIST:", "×floor:", "×channel writes:", "start→LIST:", "LIST→synced:"}, writeColumns...)...)
+	tab := newTable(append([]string{"scenario", "channels:", "muxes:", "floor:", "together:", "its longest mux write:", "mux first:", "channel writes alone:", "one write per channel:", "from start:", "×floor:",
+		"from first LIST:", "×floor:", "×own requests:", "start→LIST:", "LIST→synced:"}, writeColumns...)...)
 	for _, r := range results {
 		if !r.cold {
 			continue
 		}
 		tab.row(r.name, r.channels(), r.muxes, secs(r.floor), secs(r.floors.together), secs(r.floors.longestMux),
-			secs(r.floors.muxFirst), secs(r.floors.channels), secs(r.fromStart),
+			secs(r.floors.muxFirst), secs(r.floors.channels), secs(r.floors.ownChannels), secs(r.fromStart),
 			times(r.fromStart.Seconds()/r.floor.Seconds()), secs(r.fromList), times(r.fromList.Seconds()/r.floor.Seconds()),
-			times(r.fromList.Seconds()/r.floors.channels.Seconds()), secs(r.startToList), secs(r.listSynced),
+			times(r.fromList.Seconds()/r.floors.ownRequests.Seconds()), secs(r.startToList), secs(r.listSynced),
 			writeCols(r.conv, r.minWrites()), secs(r.cpu))
 	}
 	return tab.String()

@@ -80,10 +80,11 @@ var floorKeys = api.NewKeys("floor.svc-mux.invalid")
 var writeKinds = []string{"channel", "mux", "state", "endpointslice", "endpoints"}
 
 // minWrites is what one converging pass per mux cannot do with less: per
-// channel the ports annotation and the status; per mux one patch of spec.ports
-// and annotations and one write of the state ConfigMap (the create on a cold
-// start). The channels have no pods, so no mux endpoints change.
-func minWrites(channels, muxes int) int { return 2*channels + 2*muxes }
+// channel one status write, which carries the ports annotation (pkg/apply
+// Carried); per mux one patch of spec.ports and annotations and one write of the
+// state ConfigMap (the create on a cold start). The channels have no pods, so no
+// mux endpoints change.
+func minWrites(channels, muxes int) int { return channels + 2*muxes }
 
 // --- objects -----------------------------------------------------------------
 
