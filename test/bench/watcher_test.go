@@ -225,11 +225,19 @@ func parallel(n, workers int, fn func(i int) error) error {
 // 10,100 of d-5000x50-cold it was not done in 5 minutes, while the agent's
 // measurement would share the API server with it (with this: 3m20s).
 func waitNamespacesGone(t *testing.T, c kubernetes.Interface, names []string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	// Long: the next scenario must not start beside a namespace still being
+	// emptied (the floor of d-5000x50-cold leaves 15,000 Services behind).
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	for _, ns := range names {
 		if err := deleteServices(ctx, c, ns); err != nil {
 			t.Logf("deleting the Services of namespace %s: %v; the namespace controller goes on", ns, err)
+		}
+		// Once their Services are gone, the controllers would delete the
+		// EndpointSlices and Endpoints one request each; one request a kind
+		// deletes them inside the API server.
+		if err := deleteEndpoints(ctx, c, ns); err != nil {
+			t.Logf("deleting the endpoints of namespace %s: %v; the namespace controller goes on", ns, err)
 		}
 	}
 	for _, ns := range names {
@@ -240,7 +248,7 @@ func waitNamespacesGone(t *testing.T, c kubernetes.Interface, names []string) {
 			}
 			select {
 			case <-ctx.Done():
-				t.Logf("namespace %s still terminating after 5m; going on", ns)
+				t.Logf("namespace %s still terminating after 15m; going on", ns)
 				return
 			case <-time.After(500 * time.Millisecond):
 			}
@@ -261,6 +269,15 @@ func deleteServices(ctx context.Context, c kubernetes.Interface, ns string) erro
 		}
 		return err
 	})
+}
+
+// deleteEndpoints deletes every EndpointSlice and Endpoints object in ns, a
+// collection request each.
+func deleteEndpoints(ctx context.Context, c kubernetes.Interface, ns string) error {
+	if err := c.DiscoveryV1().EndpointSlices(ns).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{}); err != nil {
+		return err
+	}
+	return c.CoreV1().Endpoints(ns).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{})
 }
 
 // loadAvg is the 1-minute load average (the machine is shared).
