@@ -47,7 +47,8 @@ func convergenceChart(results []result, path string) error {
 	if err := plotutil.AddLinePoints(p,
 		"agent, from process start", series(func(r result) float64 { return r.fromStart.Seconds() }),
 		"agent, from its first LIST", series(func(r result) float64 { return r.fromList.Seconds() }),
-		"write floor (bare client, same writes)", floor,
+		"write floor (SPEC §9: bare client, two writes per channel)", floor,
+		"the agent's own requests at a bare client's pace", series(func(r result) float64 { return r.floors.ownRequests.Seconds() }),
 	); err != nil {
 		return err
 	}
