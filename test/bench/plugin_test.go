@@ -41,8 +41,12 @@ func TestPluginReadsAgainstKubectlGet(t *testing.T) {
 	}
 	cp := controlplane.Get(t)
 	c := fastClient(t, cp)
+	// Registered before the namespace, so it runs after the namespace's own
+	// cleanup has asked for its deletion (cleanups run last registered first).
+	var namespaces []string
+	t.Cleanup(func() { waitNamespacesGone(t, c, namespaces) })
 	ns := cp.Namespace(t)
-	t.Cleanup(func() { waitNamespacesGone(t, c, []string{ns}) })
+	namespaces = append(namespaces, ns)
 	for m := range sc.muxes {
 		if _, err := c.CoreV1().Services(ns).Create(t.Context(), muxService(ns, fmt.Sprintf("mux-%02d", m)), metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
