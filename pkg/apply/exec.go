@@ -268,7 +268,9 @@ func (e *Executor) guard() error {
 }
 
 // do performs one write and returns the object's new resourceVersion and the
-// requests it took: two when a status write's carried annotation did not land.
+// requests it took: two when a status write's carried annotation did not land
+// and was sent on its own (should that second request fail, the pass fails and
+// the next one finds the annotation still to write).
 func (e *Executor) do(ctx context.Context, w Write) (string, int, error) {
 	if e.DryRun {
 		return "", 1, nil

@@ -102,7 +102,7 @@ func apiReason(err error) string {
 
 // doOrFallback performs w and, when the API server refuses w's NodePorts as
 // invalid, sends it once more per w.Fallback; it returns the Event to post then,
-// and the requests made.
+// and the writes made (do's count; a refused request wrote nothing).
 func (e *Executor) doOrFallback(ctx context.Context, w Write) (string, *plan.Event, int, error) {
 	rv, requests, err := e.do(ctx, w)
 	if w.Fallback == nil || !apierrors.IsInvalid(err) {
