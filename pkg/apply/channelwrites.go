@@ -40,7 +40,7 @@ func (c *Carried) landedOn(svc *corev1.Service) bool {
 // apart, on the object.
 func channelWrites(o plan.ChannelOutcome, svc *corev1.Service, keys api.Keys, stripFinalizer bool) []Write {
 	var out []Write
-	ann, carried := annotationWrite(o, svc, keys)
+	ann, meta := annotationWrite(o, svc, keys)
 	if stripFinalizer {
 		if w, ok := finalizerWrite(svc, keys.Finalizer, KindChannel); ok {
 			out = append(out, w)
@@ -48,18 +48,24 @@ func channelWrites(o plan.ChannelOutcome, svc *corev1.Service, keys api.Keys, st
 	}
 	status, fields := statusChanges(o, svc, keys)
 	switch {
+	case len(fields) > 0 && meta != nil:
+		// The same metadata in a strategic merge patch, where null deletes a map
+		// key as in a merge patch.
+		w := statusWrite(svc, map[string]any{"metadata": meta, "status": status}, append(ann.Fields, fields...))
+		w.Carries = &Carried{Annotation: keys.Ports, Value: o.PortsAnnotation, Patch: ann.Patch}
+		out = append(out, w)
 	case len(fields) > 0:
-		out = append(out, statusWrite(svc, status, fields, carried))
-	case carried != nil:
+		out = append(out, statusWrite(svc, map[string]any{"status": status}, fields))
+	case meta != nil:
 		out = append(out, ann)
 	}
 	return out
 }
 
 // annotationWrite patches the channel's ports annotation on the object (a merge
-// patch; null deletes it when the outcome has none), and returns it as Carried
-// too; nil when the annotation is as planned.
-func annotationWrite(o plan.ChannelOutcome, svc *corev1.Service, keys api.Keys) (Write, *Carried) {
+// patch; null deletes it when the outcome has none) and returns the patch's
+// metadata too; nil when the annotation is as planned.
+func annotationWrite(o plan.ChannelOutcome, svc *corev1.Service, keys api.Keys) (Write, map[string]any) {
 	live, has := svc.Annotations[keys.Ports]
 	var value any
 	switch {
@@ -70,32 +76,21 @@ func annotationWrite(o plan.ChannelOutcome, svc *corev1.Service, keys api.Keys) 
 	default:
 		return Write{}, nil
 	}
-	patch := mustJSON(map[string]any{"metadata": map[string]any{"annotations": map[string]any{keys.Ports: value}}})
+	meta := map[string]any{"annotations": map[string]any{keys.Ports: value}}
 	return Write{Stage: StageChannels, Kind: KindChannel, Verb: VerbPatch, Resource: "services",
-			Namespace: svc.Namespace, Name: svc.Name, Fields: []string{"metadata.annotations[" + keys.Ports + "]"}, PatchType: types.MergePatchType,
-			Patch: patch},
-		&Carried{Annotation: keys.Ports, Value: o.PortsAnnotation, Patch: patch}
+		Namespace: svc.Namespace, Name: svc.Name, Fields: []string{"metadata.annotations[" + keys.Ports + "]"},
+		PatchType: types.MergePatchType, Patch: mustJSON(map[string]any{"metadata": meta})}, meta
 }
 
 // statusWrite sets status.loadBalancer.ingress (an atomic list) and the Accepted
-// condition with a strategic merge patch: Service status conditions merge by type,
-// so other controllers' conditions are kept without a resourceVersion precondition,
-// and a finalizer patch of the same pass cannot make this one conflict. With
-// carried, the same patch sets the ports annotation (null deletes a map key in a
-// strategic merge patch as in a merge patch).
-func statusWrite(svc *corev1.Service, status map[string]any, fields []string, carried *Carried) Write {
-	body := map[string]any{"status": status}
-	if carried != nil {
-		var v any
-		if carried.Value != nil {
-			v = *carried.Value
-		}
-		body["metadata"] = map[string]any{"annotations": map[string]any{carried.Annotation: v}}
-		fields = append([]string{"metadata.annotations[" + carried.Annotation + "]"}, fields...)
-	}
+// condition with a strategic merge patch of body: Service status conditions merge
+// by type, so other controllers' conditions are kept without a resourceVersion
+// precondition, and a finalizer patch of the same pass cannot make this one
+// conflict.
+func statusWrite(svc *corev1.Service, body map[string]any, fields []string) Write {
 	return Write{Stage: StageChannelStatus, Kind: KindChannel, Verb: VerbPatch, Resource: "services", Subresource: "status",
 		Namespace: svc.Namespace, Name: svc.Name, Fields: fields, PatchType: types.StrategicMergePatchType,
-		Patch: mustJSON(body), Carries: carried}
+		Patch: mustJSON(body)}
 }
 
 // statusChanges is the status patch body and the fields it changes.
