@@ -40,7 +40,7 @@ func (sp *servedPort) claim() state.Claim {
 // namespace/name order. Only owners and channels already admitted reserve ports,
 // so a refused newcomer never pushes an owner anywhere.
 func (p *pass) admitAll() {
-	if len(p.held) == 0 { // no owners (a new mux): every channel is a newcomer
+	if p.heldCount == 0 { // no owners (a new mux): every channel is a newcomer
 		for _, c := range p.channels {
 			c.decision = p.admit(c)
 		}
@@ -84,7 +84,7 @@ func (p *pass) admit(c *channelView) decision {
 			keys[i] = ports.NewKey(pv.want, pv.protocol)
 			continue
 		}
-		k, alloc, why := p.autoPort(c, pv)
+		k, alloc, why := p.autoPort(c, i)
 		if why != nil {
 			return p.refuse(c, why)
 		}
@@ -127,8 +127,9 @@ func (p *pass) admit(c *channelView) decision {
 
 // autoPort picks the key of a name:auto port that needs no allocation (the owner's
 // held port), or says allocation is needed, or refuses when none may be given.
-func (p *pass) autoPort(c *channelView, pv portView) (ports.Key, bool, *rejection) {
-	h, held := p.held[pv.claimKey]
+func (p *pass) autoPort(c *channelView, i int) (ports.Key, bool, *rejection) {
+	pv := &c.ports[i]
+	h, held := p.holdingOf(c, i)
 	switch {
 	case held && p.rangeErr != nil:
 		return h.key, false, nil // owners keep their ports while the range is unreadable
@@ -203,8 +204,8 @@ func ownedBy(owner string, c *channelView) bool {
 // commit makes keys this channel's: old holdings it no longer uses are released
 // (a later newcomer may take them in this very pass), the new ones recorded.
 func (p *pass) commit(c *channelView, keys []ports.Key) decision {
-	for _, pv := range c.ports {
-		if h, ok := p.held[pv.claimKey]; ok && !containsKey(keys, h.key) {
+	for i, pv := range c.ports {
+		if h, ok := p.holdingOf(c, i); ok && !containsKey(keys, h.key) {
 			if owner, _ := p.ledger.Owner(h.key); owner == c.owner(pv) {
 				p.ledger.Release(h.key)
 			}
@@ -228,7 +229,7 @@ func (p *pass) refuse(c *channelView, why *rejection) decision {
 	d := decision{why: why}
 	var kept []servedPort
 	for i, pv := range c.ports {
-		h, ok := p.held[pv.claimKey]
+		h, ok := p.holdingOf(c, i)
 		if !ok {
 			continue
 		}

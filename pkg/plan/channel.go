@@ -50,6 +50,7 @@ type channelView struct {
 	ready  int                          // distinct ready backends, counted by gatherChannelSlices
 	slices []*discoveryv1.EndpointSlice // the channel's own, by name (gatherChannelSlices)
 	ports  []portView                   // named ports in spec.ports order
+	base   int                          // the ordinal of ports[0] among the pass's named ports (pass.held)
 	// ignored is what the channel sets that the shared load balancer cannot honour.
 	ignored []IgnoredField
 	// invalid is set when the channel cannot be admitted whatever the mux holds.

@@ -34,9 +34,13 @@ type pass struct {
 	stateProblem string
 	oldDoc       state.Document
 
-	ledger     *ports.Ledger
-	held       map[string]holding // claim key -> key held when the pass started
-	names      map[uint32]string  // mux port name (its nameKey) -> claim key of the identity using it
+	ledger *ports.Ledger
+	// held is, by port ordinal (channelView.base + the port's index), the key each
+	// identity holds when the pass started; heldCount counts them. A slice, not a
+	// map by claim key: a steady pass of a large mux asks it six times per port.
+	held       []holding
+	heldCount  int
+	names      map[uint32]string // mux port name (its nameKey) -> claim key of the identity using it
 	served     int
 	servedSlab []servedPort // backs the decisions' served ports
 	// channelEndpoints counts the endpoints of every channel slice (gatherChannelSlices).
@@ -77,14 +81,12 @@ func Compute(s Snapshot, o Options) Plan {
 		return p.plan
 	}
 	p.project()
-	// The channels' slices are gathered while their ports are decided: neither
+	// The channels' slices are gathered while the channels are decided: neither
 	// reads what the other writes.
 	besides(len(p.channels), p.gatherChannelSlices, func() {
 		p.denyOutsiders()
 		p.reserveOwners()
 		p.admitAll()
-		p.buildPorts()
-		p.buildNodePorts()
 	})
 	p.buildBesideEndpoints()
 	p.buildFinalizers()
@@ -92,16 +94,20 @@ func Compute(s Snapshot, o Options) Plan {
 	return p.plan
 }
 
-// buildBesideEndpoints runs buildEndpoints on its own goroutine while the state,
-// channel and annotation stages run on this one, then adds its Events. They read
-// the decisions and write disjoint parts of the plan and of the channel views (the
-// ready pods the annotations show were counted before, by gatherChannelSlices).
-// The endpoints are a third of a cold pass of a large mux, so on two
-// cores that pass takes little more than the longer of the two (a small mux's run
-// one after the other). Events are sorted after, so the plan is the same as if the
-// stages ran one after another.
+// buildBesideEndpoints runs buildEndpoints on its own goroutine while the mux
+// ports, NodePort, state, channel and annotation stages run on this one, then adds
+// its Events. They read the decisions and write disjoint parts of the plan and of
+// the channel views (the ready pods the annotations show were counted before, by
+// gatherChannelSlices). The endpoints are a third of a cold pass of a large mux, so
+// on two cores that pass takes little more than the longer of the two (a small
+// mux's run one after the other); the mux ports and NodePorts are here, not beside
+// gatherChannelSlices, because the decisions take longer than the gathering and
+// the endpoints longer than the rest. Events are sorted after, so the plan is the
+// same as if the stages ran one after another.
 func (p *pass) buildBesideEndpoints() {
 	besides(len(p.channels), p.buildEndpoints, func() {
+		p.buildPorts()
+		p.buildNodePorts() // before the state, which it may carry
 		p.buildState()
 		p.buildChannels()
 		p.buildAnnotations()
@@ -170,15 +176,18 @@ func (p *pass) project() {
 	p.opts.Cache.project(p.snap.Channels, p.keys, n, projections)
 	views := make([]channelView, len(p.snap.Channels))
 	p.channels = make([]*channelView, len(views))
+	named := 0
 	for i, svc := range p.snap.Channels {
 		views[i].fill(svc, projections[i])
+		views[i].base = named
+		named += len(views[i].ports)
 		p.channels[i] = &views[i]
 	}
 	if byRef := func(a, b *channelView) int { return compareRefs(a.ref, b.ref) }; !isSortedBy(p.channels, byRef) {
 		sortInHalves(p.channels, byRef)
 	}
 	p.ports = n
-	p.held = make(map[string]holding, min(n, len(p.oldDoc.Claims)))
+	p.held = make([]holding, named)
 	p.names = make(map[uint32]string, n)
 	p.ledger = ports.NewLedgerSize(n)
 	p.servedSlab = newSlab[servedPort](n)

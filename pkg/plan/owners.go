@@ -15,6 +15,7 @@ import (
 type holding struct {
 	key   ports.Key
 	claim *state.Claim // the persisted claim; nil when recovered from live evidence
+	ok    bool         // the identity holds key
 }
 
 // portRef finds a named channel port by its claim key.
@@ -23,7 +24,13 @@ type portRef struct {
 	idx int
 }
 
-func (r portRef) port() portView { return r.ch.ports[r.idx] }
+func (r portRef) port() *portView { return &r.ch.ports[r.idx] }
+
+// holdingOf is what port i of c holds when the pass starts, if anything.
+func (p *pass) holdingOf(c *channelView, i int) (holding, bool) {
+	h := p.held[c.base+i]
+	return h, h.ok
+}
 
 // reserveOwners fills the ledger with the owners of this pass, in SPEC §3 order:
 // persisted claims, then the live mux spec.ports entry whose hash names exactly one
@@ -38,7 +45,7 @@ func (p *pass) reserveOwners() {
 		identities = 1 // nothing is held, so any identity is unheld: the count is moot
 	}
 	// Recovery is only for identities no claim covers; a steady mux has none.
-	if len(p.held) < identities {
+	if p.heldCount < identities {
 		p.recoverFromMuxPorts()
 		p.recoverFromAnnotations()
 	}
@@ -63,21 +70,30 @@ func (p *pass) hold(ref portRef, key ports.Key, claim *state.Claim) {
 	if _, taken := p.ledger.Owner(key); taken {
 		return
 	}
-	if _, has := p.held[pv.claimKey]; has {
+	h := &p.held[ref.ch.base+ref.idx]
+	if h.ok {
 		return
 	}
 	if key.Protocol != pv.protocol || key.Port < 1 {
 		return
 	}
-	p.ledger.Reserve(key, ref.ch.owner(pv))
-	p.held[pv.claimKey] = holding{key: key, claim: claim}
+	p.ledger.Reserve(key, pv.owner)
+	*h = holding{key: key, claim: claim, ok: true}
+	p.heldCount++
 }
 
-// isHeld reports whether the identity of pv holds a key already: recovery is for
-// the others alone.
-func (p *pass) isHeld(pv *portView) bool {
-	_, ok := p.held[pv.claimKey]
-	return ok
+// isHeld reports whether the identity of port i of c holds a key already:
+// recovery is for the others alone.
+func (p *pass) isHeld(c *channelView, i int) bool { return p.held[c.base+i].ok }
+
+// anyUnheld reports whether some port of c holds no key.
+func (p *pass) anyUnheld(c *channelView) bool {
+	for i := range c.ports {
+		if !p.isHeld(c, i) {
+			return true
+		}
+	}
+	return false
 }
 
 // candidates are the channel ports some evidence names for one key: the first, and
@@ -113,7 +129,7 @@ func (p *pass) recoverFromMuxPorts() {
 	unheldNames := map[string]bool{}
 	for _, c := range p.channels {
 		for i := range c.ports {
-			if pv := &c.ports[i]; freeNames[pv.muxName] && !p.isHeld(pv) {
+			if pv := &c.ports[i]; freeNames[pv.muxName] && !p.isHeld(c, i) {
 				unheldNames[pv.muxName] = true
 			}
 		}
@@ -167,13 +183,16 @@ func (p *pass) recoverFromMuxPorts() {
 func (p *pass) recoverFromAnnotations() {
 	cands := map[ports.Key]candidates{}
 	for _, c := range p.channels {
+		if !p.anyUnheld(c) {
+			continue // a steady mux's owners: no annotation is read
+		}
 		value, ok := c.svc.Annotations[p.keys.Ports] // read once per channel, not per port
 		if !ok {
 			continue
 		}
 		for i := range c.ports {
 			pv := &c.ports[i]
-			if p.isHeld(pv) {
+			if p.isHeld(c, i) {
 				continue
 			}
 			if mp, ok := ports.PortsAnnotationPort(value, pv.name); ok {
@@ -220,8 +239,8 @@ func (p *pass) taken(k ports.Key) bool {
 
 // isOwner reports whether any port of c held a key when the pass started.
 func (p *pass) isOwner(c *channelView) bool {
-	for _, pv := range c.ports {
-		if _, ok := p.held[pv.claimKey]; ok {
+	for i := range c.ports {
+		if p.isHeld(c, i) {
 			return true
 		}
 	}
