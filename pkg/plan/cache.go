@@ -107,9 +107,10 @@ type cacheKey struct{ namespace, name string }
 type cacheEntry struct {
 	inputs   []portInput
 	keyName  string // the external-ports annotation key the projection read
+	dnsKey   string // and the external-dns hostname key pr.dns read
 	external string // and its value
 	pr       projection
-	// version is the resourceVersion pr.ignored was derived from: the fields it
+	// version is the resourceVersion pr.ignored and pr.dns were derived from: the fields it
 	// reads are the whole spec and every annotation, too many to compare on every
 	// pass, and a channel that changed none of them keeps its resourceVersion.
 	version string
@@ -124,7 +125,7 @@ type portInput struct {
 }
 
 func (e *cacheEntry) matches(svc *corev1.Service, keys api.Keys) bool {
-	if e.keyName != keys.ExternalPorts || e.external != svc.Annotations[keys.ExternalPorts] ||
+	if e.keyName != keys.ExternalPorts || e.dnsKey != keys.ExternalDNSHostname || e.external != svc.Annotations[keys.ExternalPorts] ||
 		len(e.inputs) != len(svc.Spec.Ports) {
 		return false
 	}
@@ -153,7 +154,7 @@ func (c *Cache) projectAll(svcs []*corev1.Service, keys api.Keys, out []projecti
 				e.gen = c.gen
 				if svc.ResourceVersion == "" || e.version != svc.ResourceVersion {
 					// Its ports are as they were, but anything else of it may have changed.
-					e.pr.ignored, e.version = IgnoredChannelFields(svc), svc.ResourceVersion
+					e.pr.ignored, e.pr.dns, e.version = IgnoredChannelFields(svc), readChannelDNS(svc, keys), svc.ResourceVersion
 				}
 				out[i] = e.pr
 				continue
@@ -180,7 +181,7 @@ func (c *Cache) projectAll(svcs []*corev1.Service, keys api.Keys, out []projecti
 		for j := from; j < to; j++ {
 			svc := svcs[misses[j]]
 			e := &entries[j]
-			*e = cacheEntry{keyName: keys.ExternalPorts, external: svc.Annotations[keys.ExternalPorts], version: svc.ResourceVersion,
+			*e = cacheEntry{keyName: keys.ExternalPorts, dnsKey: keys.ExternalDNSHostname, external: svc.Annotations[keys.ExternalPorts], version: svc.ResourceVersion,
 				inputs: carve(&inputs, len(svc.Spec.Ports)), pr: projectPorts(svc, keys, &views)}
 			for _, sp := range svc.Spec.Ports {
 				e.inputs = append(e.inputs, portInput{name: sp.Name, protocol: sp.Protocol, port: sp.Port})

@@ -85,8 +85,8 @@ func TestAChangedChannelMissesTheCache(t *testing.T) {
 	})
 }
 
-// The cache remembers a channel's ignored fields for as long as its
-// resourceVersion stands; an edit the API server accepted has a new one.
+// The cache remembers a channel's ignored fields and external-dns wishes for as
+// long as its resourceVersion stands; an edit the API server accepted has a new one.
 func TestAChannelEditedBesideItsPortsIsReadAgain(t *testing.T) {
 	base := func(version string) Snapshot {
 		s := Snapshot{Mux: mux(muxAnn(testKeys.PortRange, "20000-20099")), Channels: channels(
@@ -99,20 +99,29 @@ func TestAChannelEditedBesideItsPortsIsReadAgain(t *testing.T) {
 		s.Channels[0].Annotations["service.beta.kubernetes.io/aws-load-balancer-scheme"] = "internal"
 		return s
 	}
+	message := func(p Plan) any { return p.Channels[0].Message }
+	muxAnnotations := func(p Plan) any { return p.Annotations }
 	edits := []struct {
-		name string
-		edit func(*corev1.Service)
+		name  string
+		edit  func(*corev1.Service)
+		shows func(Plan) any // the part of the plan the edit changes
 	}{
 		{"a provider annotation added", func(s *corev1.Service) {
 			s.Annotations["service.beta.kubernetes.io/aws-load-balancer-internal"] = "true"
-		}},
+		}, message},
 		{"a provider annotation removed", func(s *corev1.Service) {
 			delete(s.Annotations, "service.beta.kubernetes.io/aws-load-balancer-scheme")
-		}},
-		{"source ranges set", func(s *corev1.Service) { s.Spec.LoadBalancerSourceRanges = []string{"10.0.0.0/8"} }},
+		}, message},
+		{"source ranges set", func(s *corev1.Service) { s.Spec.LoadBalancerSourceRanges = []string{"10.0.0.0/8"} }, message},
 		{"externalTrafficPolicy made Local", func(s *corev1.Service) {
 			s.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyLocal
-		}},
+		}, message},
+		{"an external-dns hostname asked for", func(s *corev1.Service) {
+			s.Annotations[testKeys.ExternalDNSHostname] = "api.example.com"
+		}, muxAnnotations},
+		{"cloudflare proxying turned off", func(s *corev1.Service) {
+			s.Annotations[api.ExternalDNSCloudflareProxied] = " False "
+		}, muxAnnotations},
 	}
 	for _, e := range edits {
 		for _, v := range []struct{ name, before, after string }{
@@ -125,7 +134,7 @@ func TestAChannelEditedBesideItsPortsIsReadAgain(t *testing.T) {
 				edited := base(v.after)
 				e.edit(edited.Channels[0])
 				want := compute(t, edited)
-				require.NotEqual(t, before.Channels[0].Message, want.Channels[0].Message, "the edit changes what the channel is told")
+				require.NotEqual(t, e.shows(before), e.shows(want), "the edit changes the plan")
 				assert.Equal(t, want, compute(t, edited, cached(c)))
 			})
 		}

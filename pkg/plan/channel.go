@@ -53,6 +53,10 @@ type channelView struct {
 	base   int                          // the ordinal of ports[0] among the pass's named ports (pass.held)
 	// ignored is what the channel sets that the shared load balancer cannot honour.
 	ignored []IgnoredField
+	dns     channelDNS // its external-dns wishes
+	// declared is len(svc.Spec.Ports), read while the view is filled: a large
+	// mux's Services lie all over the heap, and each touch of one is a cache miss.
+	declared int
 	// invalid is set when the channel cannot be admitted whatever the mux holds.
 	invalid *rejection
 	// denied is set when the mux does not admit the channel's namespace: unlike
@@ -81,6 +85,7 @@ type projection struct {
 	ports   []portView
 	invalid *rejection
 	ignored []IgnoredField // IgnoredChannelFields, which walks every annotation
+	dns     channelDNS     // derived with ignored, from the annotations
 }
 
 // fill makes c the view of svc with its projection.
@@ -88,7 +93,8 @@ func (c *channelView) fill(svc *corev1.Service, pr projection) {
 	c.ref = ObjectRef{Kind: "Service", Namespace: svc.Namespace, Name: svc.Name, UID: svc.UID}
 	c.refStr = pr.refStr
 	c.svc = svc
-	c.ports, c.invalid, c.ignored = pr.ports, pr.invalid, pr.ignored
+	c.ports, c.invalid, c.ignored, c.dns = pr.ports, pr.invalid, pr.ignored, pr.dns
+	c.declared = len(svc.Spec.Ports)
 }
 
 // channelStrings is, in one allocation, "namespace/name" and for each named port
@@ -151,7 +157,7 @@ func muxNameKey(name string) uint32 {
 // still knows its named ports: an accepted channel that is edited badly keeps
 // serving. Its ports are carved from slab (a pass projects thousands of channels).
 func projectPorts(svc *corev1.Service, keys api.Keys, slab *[]portView) projection {
-	pr := projection{ignored: IgnoredChannelFields(svc)}
+	pr := projection{ignored: IgnoredChannelFields(svc), dns: readChannelDNS(svc, keys)}
 	if slab != nil {
 		pr.ports = carve(slab, len(svc.Spec.Ports))
 	}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/nowakeai/svcmux/pkg/api"
 )
 
@@ -17,13 +19,13 @@ func (p *pass) externalDNS(want map[string]string) (remove []string) {
 	seen := map[string]bool{}
 	proxied, sawProxied := true, false
 	for _, c := range p.channels {
-		for _, h := range splitList(c.svc.Annotations[p.keys.ExternalDNSHostname]) {
+		for _, h := range splitList(c.dns.hostnames) {
 			if !seen[h] {
 				seen[h] = true
 				hosts = append(hosts, h)
 			}
 		}
-		switch strings.ToLower(strings.TrimSpace(c.svc.Annotations[api.ExternalDNSCloudflareProxied])) {
+		switch c.dns.proxied {
 		case "true":
 			sawProxied = true
 		case "false":
@@ -62,6 +64,20 @@ func (p *pass) externalDNS(want map[string]string) (remove []string) {
 		remove = append(remove, p.keys.AggregatedExternalDNS)
 	}
 	return remove
+}
+
+// channelDNS is what one channel asks of the mux's external-dns annotations: its
+// hostname annotation as set, and its cloudflare-proxied one trimmed and lower-cased
+// ("" when unset). The projection derives it with the other annotation-borne
+// fields, so a pass reads it from the view and not from each Service's map.
+type channelDNS struct {
+	hostnames string
+	proxied   string
+}
+
+func readChannelDNS(svc *corev1.Service, keys api.Keys) channelDNS {
+	return channelDNS{hostnames: svc.Annotations[keys.ExternalDNSHostname],
+		proxied: strings.ToLower(strings.TrimSpace(svc.Annotations[api.ExternalDNSCloudflareProxied]))}
 }
 
 // userOwnedDNSConflicts warns every channel that asked for a user-owned mux key.

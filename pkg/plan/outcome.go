@@ -28,7 +28,7 @@ func (p *pass) buildChannels() {
 		d := c.decision
 		out := &p.plan.Channels[i]
 		out.Channel, out.Accepted, out.Kept = c.ref, d.accepted, d.kept
-		p.plan.Stats.DeclaredPorts += len(c.svc.Spec.Ports)
+		p.plan.Stats.DeclaredPorts += c.declared
 		ignored := c.ignored
 		out.Mappings = carve(&mappings, len(d.served))
 		for _, sp := range d.served {
