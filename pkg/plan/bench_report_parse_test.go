@@ -2,6 +2,7 @@ package plan
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 )
@@ -17,4 +18,31 @@ func TestABaselineKeepsTheBestRunOfEachPassAndSize(t *testing.T) {
 		"cold/5000":   {nsPerOp: 150000000, cpuNsPerOp: 170000000, allocs: 520174},
 		"steady/1000": {nsPerOp: 2604332, allocs: 8032},
 	}, parseBenchOutput(out))
+}
+
+func TestASummaryTakesTheCollectorsShareFromTheFastestRun(t *testing.T) {
+	run := func(ms int, extra map[string]float64) testing.BenchmarkResult {
+		return testing.BenchmarkResult{N: 10, T: time.Duration(10*ms) * time.Millisecond, Extra: extra}
+	}
+	tests := []struct {
+		name string
+		runs []testing.BenchmarkResult
+		want float64
+	}{
+		{"the fastest run's share, not the smallest", []testing.BenchmarkResult{
+			run(30, map[string]float64{"gc-%": 10}), run(20, map[string]float64{"gc-%": 40}), run(25, map[string]float64{"gc-%": 30}),
+		}, 40},
+		{"none when the fastest run did not measure it", []testing.BenchmarkResult{
+			run(30, map[string]float64{"gc-%": 10}), run(20, nil),
+		}, -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			row := summarise("cold", 5000, tt.runs)
+			assert.Equal(t, 20e6, row.minNs)
+			assert.Equal(t, tt.want, row.gcPercent)
+		})
+	}
+	assert.Equal(t, "40%", percentOrNone(40.2))
+	assert.Equal(t, "—", percentOrNone(-1))
 }

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"runtime/metrics"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -73,7 +74,7 @@ func benchCompute(b *testing.B, n int, steady bool) {
 		b.Fatalf("unexpected plan: %+v write=%v", p.Stats, p.State.Write)
 	}
 	b.ReportAllocs()
-	cpu := processCPU()
+	cpu, gc := processCPU(), readCPUClasses()
 	for b.Loop() {
 		if !steady {
 			opts = benchOptions()
@@ -81,8 +82,38 @@ func benchCompute(b *testing.B, n int, steady bool) {
 		Compute(s, opts)
 	}
 	cpu = processCPU() - cpu
+	if share := readCPUClasses().since(gc).gcShare(); share >= 0 {
+		b.ReportMetric(100*share, "gc-%")
+	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/channel")
 	if cpu > 0 {
 		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
 	}
+}
+
+// cpuClasses is the runtime's estimate of the CPU time spent in the garbage
+// collector and in Go code (runtime/metrics /cpu/classes): the estimates are only
+// comparable with each other, so a pass reports the collector's share, not its time.
+type cpuClasses struct{ gc, user float64 }
+
+func readCPUClasses() cpuClasses {
+	s := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}, {Name: "/cpu/classes/user:cpu-seconds"}}
+	metrics.Read(s)
+	var c cpuClasses
+	if s[0].Value.Kind() == metrics.KindFloat64 && s[1].Value.Kind() == metrics.KindFloat64 {
+		c.gc, c.user = s[0].Value.Float64(), s[1].Value.Float64()
+	}
+	return c
+}
+
+func (c cpuClasses) since(start cpuClasses) cpuClasses {
+	return cpuClasses{gc: c.gc - start.gc, user: c.user - start.user}
+}
+
+// gcShare is the collector's part of the CPU time, or -1 when nothing was measured.
+func (c cpuClasses) gcShare() float64 {
+	if c.gc+c.user <= 0 {
+		return -1
+	}
+	return c.gc / (c.gc + c.user)
 }
