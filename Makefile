@@ -95,14 +95,25 @@ bench:
 ## channels × 2 ports, half auto, a cold and a steady pass), the best of PLANNER_RUNS runs of
 ## PLANNER_BENCHTIME passes each; writes test/bench/results/<date>-<commit>-planner.md with the
 ## machine, the flags, the issue 17 goals and the Python controller's published figures.
-## PLANNER_BASELINE may name the `go test -bench Compute` output of an earlier commit measured
-## in the same session (PLANNER_BASELINE_NAME says which); it is shown beside.
+## PLANNER_BASELINE_COMMIT names an earlier commit to show beside: its pkg/plan test binary is
+## built from a temporary worktree and run after each of this commit's runs of the same pass and
+## size, so both see the same minutes of the machine's load. PLANNER_BASELINE may instead name the
+## `go test -bench Compute` output of an earlier commit measured before (PLANNER_BASELINE_NAME
+## says which).
 PLANNER_RUNS ?= 5
 PLANNER_BENCHTIME ?= 20x
 .PHONY: bench-planner
 bench-planner:
-	SVCMUX_PLANNER_REPORT=1 SVCMUX_PLANNER_RUNS=$(PLANNER_RUNS) \
-	SVCMUX_PLANNER_BASELINE=$(abspath $(PLANNER_BASELINE)) SVCMUX_PLANNER_BASELINE_NAME='$(PLANNER_BASELINE_NAME)' \
+	@set -e; bin=; name='$(PLANNER_BASELINE_NAME)'; \
+	if [ -n '$(PLANNER_BASELINE_COMMIT)' ]; then \
+	  tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	  git worktree add -q --detach "$$tmp/src" '$(PLANNER_BASELINE_COMMIT)'; \
+	  (cd "$$tmp/src" && $(GO) test -c -o "$$tmp/baseline.test" ./pkg/plan) || { git worktree remove --force "$$tmp/src"; exit 1; }; \
+	  git worktree remove --force "$$tmp/src"; \
+	  bin="$$tmp/baseline.test"; name="$${name:-$$(git rev-parse --short '$(PLANNER_BASELINE_COMMIT)')}"; \
+	fi; \
+	SVCMUX_PLANNER_REPORT=1 SVCMUX_PLANNER_RUNS=$(PLANNER_RUNS) SVCMUX_PLANNER_BASELINE_BIN="$$bin" \
+	SVCMUX_PLANNER_BASELINE=$(abspath $(PLANNER_BASELINE)) SVCMUX_PLANNER_BASELINE_NAME="$$name" \
 	$(GO) test -count=1 -timeout 60m -v -run '^TestPlannerReport$$' -benchtime $(PLANNER_BENCHTIME) ./pkg/plan
 
 ## fuzz: each fuzz target for FUZZTIME.

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"bufio"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -19,9 +20,12 @@ import (
 // SVCMUX_PLANNER_RUNS times each (default 5), and writes the figures with the
 // machine, the flags and the goals of issue 17 to
 // test/bench/results/<date>-<commit>-planner.md. Each figure is the best of its
-// runs: other work on a shared machine only ever adds time. SVCMUX_PLANNER_BASELINE
-// may name the `go test -bench Compute` output of an earlier commit measured in the
-// same session, shown beside. `make bench-planner` runs it; skipped otherwise.
+// runs: other work on a shared machine only ever adds time. An earlier commit is
+// shown beside: SVCMUX_PLANNER_BASELINE_BIN may name its pkg/plan test binary, run
+// after each of this commit's runs on the same pass and size, so both see the
+// machine's load of the same minutes; or SVCMUX_PLANNER_BASELINE may name its
+// `go test -bench Compute` output, measured before. `make bench-planner` runs it
+// (PLANNER_BASELINE_COMMIT builds the binary); skipped otherwise.
 func TestPlannerReport(t *testing.T) {
 	if os.Getenv("SVCMUX_PLANNER_REPORT") == "" {
 		t.Skip("set SVCMUX_PLANNER_REPORT=1 (make bench-planner)")
@@ -31,6 +35,8 @@ func TestPlannerReport(t *testing.T) {
 		runs = v
 	}
 	r := plannerReport{date: time.Now().UTC(), runs: runs, machine: readMachine()}
+	baselineBin := os.Getenv("SVCMUX_PLANNER_BASELINE_BIN")
+	var baselineOut strings.Builder
 	r.loadBefore = loadAverage()
 	for _, mode := range []string{"cold", "steady"} {
 		for _, n := range benchSizes {
@@ -41,18 +47,24 @@ func TestPlannerReport(t *testing.T) {
 					t.Fatalf("%s/channels=%d failed", mode, n)
 				}
 				res = append(res, b)
+				if baselineBin != "" {
+					baselineOut.WriteString(runBaseline(t, baselineBin, mode, n))
+				}
 			}
 			r.rows = append(r.rows, summarise(mode, n, res))
 			t.Logf("%s/channels=%d: %s", mode, n, r.rows[len(r.rows)-1])
 		}
 	}
 	r.loadAfter = loadAverage()
-	if f := os.Getenv("SVCMUX_PLANNER_BASELINE"); f != "" {
+	r.baselineName = os.Getenv("SVCMUX_PLANNER_BASELINE_NAME")
+	if baselineBin != "" {
+		r.baseline, r.interleaved = parseBenchOutput(baselineOut.String()), true
+	} else if f := os.Getenv("SVCMUX_PLANNER_BASELINE"); f != "" {
 		raw, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		r.baseline, r.baselineName = parseBenchOutput(string(raw)), os.Getenv("SVCMUX_PLANNER_BASELINE_NAME")
+		r.baseline = parseBenchOutput(string(raw))
 	}
 	r.commit, r.dirty = gitCommit()
 	dir := filepath.Join("..", "..", "test", "bench", "results")
@@ -180,6 +192,22 @@ func gitCommit() (string, bool) {
 	return strings.TrimSpace(string(out)), len(strings.TrimSpace(string(status))) > 0
 }
 
+// runBaseline runs one pass kind and size of an earlier commit's test binary with
+// this run's -test.benchtime, and returns its output.
+func runBaseline(t *testing.T, bin, mode string, n int) string {
+	t.Helper()
+	benchtime := "1s"
+	if f := flag.Lookup("test.benchtime"); f != nil {
+		benchtime = f.Value.String()
+	}
+	out, err := exec.Command(bin, "-test.run", "^$", "-test.benchtime", benchtime,
+		"-test.bench", fmt.Sprintf("^BenchmarkCompute$/^%s$/^channels=%d$", mode, n)).CombinedOutput()
+	if err != nil {
+		t.Fatalf("baseline %s %s/channels=%d: %v\n%s", bin, mode, n, err, out)
+	}
+	return string(out)
+}
+
 type plannerReport struct {
 	date                  time.Time
 	commit                string
@@ -190,6 +218,7 @@ type plannerReport struct {
 	rows                  []plannerRow
 	baseline              map[string]benchPoint
 	baselineName          string
+	interleaved           bool // each baseline run came right after this commit's run of the same pass and size
 }
 
 // pythonPlanning is the Python controller's planning time as published in issue 17:
@@ -274,9 +303,14 @@ func (r plannerReport) render() string {
 		if name == "" {
 			name = "the baseline"
 		}
-		fmt.Fprintf(&b, "\n## Before: %s, measured in the same session\n\n", name)
-		b.WriteString("| pass | channels | before ms/pass | now ms/pass | before CPU ms | now CPU ms | CPU before/now | before allocs | now allocs |\n")
-		b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+		if r.interleaved {
+			fmt.Fprintf(&b, "\n## Before: %s, measured in the same run\n\n", name)
+			fmt.Fprintf(&b, "Each of its %d runs per row came right after this commit's run of the same pass and size, so both saw the machine's load of the same minutes; best run of each.\n\n", r.runs)
+		} else {
+			fmt.Fprintf(&b, "\n## Before: %s, measured in the same session\n\n", name)
+		}
+		b.WriteString("| pass | channels | before ms/pass | now ms/pass | wall before/now | before CPU ms | now CPU ms | CPU before/now | before allocs | now allocs |\n")
+		b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 		for _, x := range r.rows {
 			p, ok := r.baseline[fmt.Sprintf("%s/%d", x.mode, x.channels)]
 			if !ok {
@@ -286,8 +320,8 @@ func (r plannerReport) render() string {
 			if x.cpuNs > 0 && p.cpuNsPerOp > 0 {
 				ratio = fmt.Sprintf("%.2f×", p.cpuNsPerOp/x.cpuNs)
 			}
-			fmt.Fprintf(&b, "| %s | %d | %s | %s | %s | %s | %s | %.0f | %d |\n", x.mode, x.channels, ms(p.nsPerOp), ms(x.minNs),
-				ms(p.cpuNsPerOp), ms(x.cpuNs), ratio, p.allocs, x.allocs)
+			fmt.Fprintf(&b, "| %s | %d | %s | %s | %.2f× | %s | %s | %s | %.0f | %d |\n", x.mode, x.channels, ms(p.nsPerOp), ms(x.minNs),
+				p.nsPerOp/x.minNs, ms(p.cpuNsPerOp), ms(x.cpuNs), ratio, p.allocs, x.allocs)
 		}
 	}
 	return b.String()
