@@ -171,7 +171,7 @@ func (p *pass) appendChannelBlock(b []byte, c *channelView, muxDNS string) []byt
 	b = append(b, "  - "...)
 	b = append(b, c.refStr...)
 	b = append(b, "\n    DNS: "...)
-	if hosts := splitList(c.svc.Annotations[p.keys.ExternalDNSHostname]); len(hosts) > 0 {
+	if hosts := splitList(c.dns.hostnames); len(hosts) > 0 {
 		b = append(b, hosts[0]...)
 		if len(hosts) > 1 {
 			b = append(b, " (+"...)
