@@ -259,26 +259,12 @@ func (r plannerReport) render() string {
 
 	b.WriteString("\n## Goals (issue 17)\n\n")
 	if c5, ok := r.row("cold", 5000); ok {
-		fmt.Fprintf(&b, "- One cold plan of 5,000 channels × 2 ports in ≤ 25 ms: %s ms wall (best run), %s ms CPU (the collector's share: %s) — %s on wall time, %s on CPU time.\n",
-			ms(c5.minNs), ms(c5.cpuNs), percentOrNone(c5.gcPercent), metOrMissed(c5.minNs <= 25e6), metOrMissed(c5.cpuNs <= 25e6))
+		fmt.Fprintf(&b, "- One cold plan of 5,000 channels × 2 ports in ≤ 25 ms on this 2-core machine: %s ms wall (best run) — %s. It took %s ms of CPU time on the two cores (the collector's share: %s).\n",
+			ms(c5.minNs), metOrMissed(c5.minNs <= 25e6), ms(c5.cpuNs), percentOrNone(c5.gcPercent))
 	}
-	for _, mode := range []string{"cold", "steady"} {
-		var per []string
-		var first, last float64
-		for _, x := range r.rows {
-			if x.mode == mode && x.cpuNs > 0 {
-				v := x.cpuNs / float64(x.channels)
-				per = append(per, fmt.Sprintf("%d: %.2f µs", x.channels, v/1e3))
-				if first == 0 {
-					first = v
-				}
-				last = v
-			}
-		}
-		if first > 0 {
-			fmt.Fprintf(&b, "- Linear to 20,000 channels (%s): CPU time per channel %s; the largest size costs %.2f× the smallest per channel — %s (within 1.5×).\n",
-				mode, strings.Join(per, ", "), last/first, metOrMissed(last/first <= 1.5))
-		}
+	if per, ratio, ok := r.perChannel("cold"); ok {
+		fmt.Fprintf(&b, "- The cold plan linear to 20,000 channels: CPU time per channel %s; the largest size costs %.2f× the smallest per channel — %s (within 1.5×).\n",
+			per, ratio, metOrMissed(ratio <= 1.5))
 	}
 	for _, x := range r.rows {
 		if x.mode != "steady" {
@@ -288,6 +274,12 @@ func (r plannerReport) render() string {
 			fmt.Fprintf(&b, "- Steady cheaper than cold at %d channels: %s ms vs %s ms wall, %s ms vs %s ms CPU — %s on wall time, %s on CPU time.\n",
 				x.channels, ms(x.minNs), ms(c.minNs), ms(x.cpuNs), ms(c.cpuNs), metOrMissed(x.minNs < c.minNs), metOrMissed(x.cpuNs < c.cpuNs))
 		}
+	}
+	if per, ratio, ok := r.perChannel("steady"); ok {
+		b.WriteString("\n## Beyond the goals\n\n")
+		fmt.Fprintf(&b, "- Steady passes against the same 1.5× as the cold plan: CPU time per channel %s; the largest size costs %.2f× the smallest per channel — %s. "+
+			"A steady pass does less for each channel than a cold one, so what grows with the mux (sorts, lookups in larger maps, caches missed) is a larger part of it.\n",
+			per, ratio, metOrMissed(ratio <= 1.5))
 	}
 
 	b.WriteString("\n## External reference: the Python controller\n\n")
@@ -325,6 +317,27 @@ func (r plannerReport) render() string {
 		}
 	}
 	return b.String()
+}
+
+// perChannel lists the CPU time per channel of mode's rows and how many times the
+// smallest size's the largest size's is.
+func (r plannerReport) perChannel(mode string) (list string, ratio float64, ok bool) {
+	var per []string
+	var first, last float64
+	for _, x := range r.rows {
+		if x.mode == mode && x.cpuNs > 0 {
+			v := x.cpuNs / float64(x.channels)
+			per = append(per, fmt.Sprintf("%d: %.2f µs", x.channels, v/1e3))
+			if first == 0 {
+				first = v
+			}
+			last = v
+		}
+	}
+	if first == 0 {
+		return "", 0, false
+	}
+	return strings.Join(per, ", "), last / first, true
 }
 
 func metOrMissed(ok bool) string {
