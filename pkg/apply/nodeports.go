@@ -112,9 +112,10 @@ func (e *Executor) doOrFallback(ctx context.Context, w Write) (string, *plan.Eve
 	var event plan.Event
 	retry.Patch, event = w.Fallback.retry(err)
 	retry.Fallback = nil
-	rv, more, err := e.do(ctx, retry)
+	// The refused request wrote nothing: only the retry's requests count.
+	rv, requests, err = e.do(ctx, retry)
 	if err != nil {
-		return "", nil, requests + more, err
+		return "", nil, requests, err
 	}
-	return rv, &event, more, nil // the refused request wrote nothing
+	return rv, &event, requests, nil
 }
